@@ -1,0 +1,72 @@
+"""The settings of ipython_tensorview: one traitlets ``Configurable`` named ``TensorView``.
+
+In IPython they are set with ``%config TensorView.copy = "always"`` or, for every session, in
+``ipython_config.py``::
+
+    c.TensorView.copy = "auto"
+    c.TensorView.auto_copy_max_bytes = 256 * 2**20
+
+Outside IPython, :func:`current_settings` returns a default instance that the Python API reads; assign
+to its traits to change the defaults of :func:`ipython_tensorview.convert`.
+"""
+
+from __future__ import annotations
+
+from traitlets import Bool, CaselessStrEnum, Int
+from traitlets.config import Configurable
+
+COPY_POLICIES = ("never", "always", "auto")
+
+
+class TensorView(Configurable):
+    """How tensors become NumPy arrays (and, later, how they are displayed)."""
+
+    copy = CaselessStrEnum(
+        COPY_POLICIES,
+        default_value="never",
+        help="""When a converted array may share memory with its tensor.
+        "never": copy only when the conversion needs it (another device, another dtype, a sparse
+        or quantized layout...), so CPU tensors convert without a copy and share memory, as
+        ``t.detach().cpu().numpy()`` does. "always": the array never shares memory with the tensor.
+        "auto": copy shared results up to ``auto_copy_max_bytes``; larger ones stay shared.""",
+    ).tag(config=True)
+
+    auto_copy_max_bytes = Int(
+        64 * 2**20,
+        min=0,
+        help="""With copy = "auto": the largest array, in bytes, that is copied to keep it
+        independent of the tensor. Larger results stay shared, and the annotation says so.""",
+    ).tag(config=True)
+
+    readonly_shared = Bool(
+        False,
+        help="""Return arrays that share memory with the tensor as read-only (writeable=False), so
+        that writing to the array cannot silently change the tensor. The tensor itself is untouched.""",
+    ).tag(config=True)
+
+    ml_dtypes = Bool(
+        False,
+        help="""Return bfloat16 and float8 tensors with ml_dtypes' exact NumPy dtypes (zero-copy on
+        the CPU) instead of upcasting them to float32.""",
+    ).tag(config=True)
+
+
+_default: TensorView | None = None
+_active: TensorView | None = None
+
+
+def current_settings() -> TensorView:
+    """The settings in force: the loaded extension's ``TensorView``, else a process-wide default."""
+    global _default
+    if _active is not None:
+        return _active
+    if _default is None:
+        _default = TensorView()
+    return _default
+
+
+def activate(settings: TensorView | None) -> TensorView | None:
+    """Make ``settings`` the ones in force (None: back to the default); return the previous ones."""
+    global _active
+    previous, _active = _active, settings
+    return previous

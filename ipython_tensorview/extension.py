@@ -1,0 +1,55 @@
+"""Loading and unloading the extension: each thing ``load`` adds, ``unload`` takes away.
+
+Activate it for every session in ``ipython_config.py``::
+
+    c.InteractiveShellApp.extensions = ["ipython_tensorview"]
+    c.TensorView.copy = "auto"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import config
+from .config import TensorView
+from .magics import NpMagics
+
+
+@dataclass
+class _Loaded:
+    settings: TensorView
+    previous_settings: TensorView | None
+    magics: NpMagics
+    previous_np_magic: object
+
+
+_loaded: dict[int, _Loaded] = {}
+
+
+def load(shell) -> None:
+    """Register the ``%np`` magic and the ``TensorView`` configurable on ``shell``."""
+    if id(shell) in _loaded:
+        return
+    settings = TensorView(parent=shell)
+    shell.configurables.append(settings)
+    previous_settings = config.activate(settings)
+    previous_np_magic = shell.magics_manager.magics["line"].get("np")
+    magics = NpMagics(shell, settings)
+    shell.register_magics(magics)
+    _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic)
+
+
+def unload(shell) -> None:
+    """Undo :func:`load`: the magic, the configurable and the active settings go back as they were."""
+    loaded = _loaded.pop(id(shell), None)
+    if loaded is None:
+        return
+    manager = shell.magics_manager
+    if loaded.previous_np_magic is None:
+        manager.magics["line"].pop("np", None)
+    else:
+        manager.magics["line"]["np"] = loaded.previous_np_magic
+    if manager.registry.get(type(loaded.magics).__name__) is loaded.magics:
+        del manager.registry[type(loaded.magics).__name__]
+    shell.configurables.remove(loaded.settings)
+    config.activate(loaded.previous_settings)

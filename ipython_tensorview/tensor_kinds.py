@@ -1,0 +1,229 @@
+"""Every kind of torch tensor, brought to a NumPy array with the fewest copies.
+
+The route is: unwrap (torch.func transforms, subclasses), refuse what has no data (meta, fake, wrapper
+subclasses without storage, vmap-batched tensors, ragged nested tensors), make the layout strided
+(sparse, quantized, nested, ZeroTensor), detach, then one copy into host memory only where the device,
+the dtype or a conj/neg bit requires it. ``t.numpy()`` on the result shares its memory.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+
+import numpy as np
+
+
+class TensorConversionError(TypeError):
+    """An object that cannot become a NumPy array; the message says what it is and what to do."""
+
+
+def is_tensor(obj) -> bool:
+    """True for torch tensors (and subclasses) without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
+def dtype_name(dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+# torch dtype name -> float upcast that NumPy holds exactly (or the ml_dtypes type, with ml_dtypes=True)
+_LOW_PRECISION_FLOATS = (
+    "bfloat16",
+    "float8_e4m3fn",
+    "float8_e4m3fnuz",
+    "float8_e5m2",
+    "float8_e5m2fnuz",
+    "float8_e8m0fnu",
+)
+# dtypes NumPy has no type for and torch cannot convert: their bytes are returned as unsigned integers
+_RAW_PREFIXES = ("uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
+                 "int1", "int2", "int3", "int4", "int5", "int6", "int7", "bits", "float4_e2m1fn_x2")
+_NATIVE = {
+    "bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128",
+}
+
+
+_UNWRAP_GRAD = "unwrap torch.func.grad"
+
+
+def _is_raw(name: str) -> bool:
+    return name in _RAW_PREFIXES or name.startswith("bits")
+
+
+def _host_dtype(dtype, ml_dtypes: bool):
+    """The torch dtype the host copy must have, and the ml_dtypes NumPy type to view it as (or None)."""
+    torch = _torch()
+    name = dtype_name(dtype)
+    if name in _NATIVE or _is_raw(name):
+        return dtype, None
+    if name in _LOW_PRECISION_FLOATS:
+        if ml_dtypes:
+            import ml_dtypes as mld
+
+            return dtype, np.dtype(getattr(mld, name))
+        return torch.float32, None
+    if name == "complex32":
+        return torch.complex64, None
+    raise TensorConversionError(f"tensor of dtype {name} has no NumPy equivalent")
+
+
+def _raw_carrier(dtype):
+    return _torch().uint16 if dtype.itemsize == 2 else _torch().uint8
+
+
+def _describe(t) -> str:
+    return f"{type(t).__name__} of shape {tuple(t.shape)} and dtype {dtype_name(t.dtype)}"
+
+
+def _unwrap(t, steps: list[str]):
+    """Peel torch.func wrappers and subclasses off; refuse tensors that have no data."""
+    torch = _torch()
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        if functorch.is_batchedtensor(t):
+            raise TensorConversionError(
+                "this tensor is batched by torch.func.vmap: it stands for a whole batch and has no data "
+                "of its own; return it from the vmapped function and convert the result"
+            )
+        if not functorch.is_gradtrackingtensor(t):
+            raise TensorConversionError(
+                "this tensor is wrapped by a torch.func transform that exposes no data; "
+                "return it from the transformed function and convert the result"
+            )
+        t = functorch.get_unwrapped(t)
+        if _UNWRAP_GRAD not in steps:
+            steps.append(_UNWRAP_GRAD)
+    if t.is_nested:
+        return t
+    fake = sys.modules.get("torch._subclasses.fake_tensor")
+    if fake is not None and isinstance(t, fake.FakeTensor):
+        raise TensorConversionError(
+            f"{_describe(t)} is a FakeTensor: it records shape and dtype for tracing and holds no data; "
+            "convert a real tensor"
+        )
+    if type(t) is not torch.Tensor:
+        subclass = type(t)
+        with torch._C.DisableTorchFunctionSubclass():
+            t = t.as_subclass(torch.Tensor)
+        if subclass is not torch.nn.Parameter:
+            steps.append(f"{subclass.__name__} -> Tensor")
+    if t.layout == torch.strided and not t.is_meta and not torch._C._has_storage(t):
+        raise TensorConversionError(
+            f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
+            "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
+        )
+    if t.is_meta:
+        raise TensorConversionError(
+            f"{_describe(t)} is on the meta device and has no data: create it on a real device "
+            "(e.g. torch.empty(..., device='cpu'), or module.to_empty(device='cpu') for a module)"
+        )
+    return t
+
+
+def _to_strided(t, steps: list[str]):
+    """Sparse, quantized, nested and ZeroTensor layouts become ordinary strided tensors."""
+    torch = _torch()
+    if t.is_nested:
+        parts = t.unbind()
+        shapes = {tuple(p.shape) for p in parts}
+        if len(shapes) > 1:
+            shown = ", ".join(str(tuple(p.shape)) for p in parts[:4]) + (", ..." if len(parts) > 4 else "")
+            raise TensorConversionError(
+                f"nested tensor with ragged component shapes [{shown}] has no single array shape: "
+                "use torch.nested.to_padded_tensor(t, padding) or convert each of t.unbind()"
+            )
+        t = torch.stack(parts) if parts else torch.empty((0,), dtype=t.dtype, device=t.device)
+        steps.append(f"nested -> stacked {tuple(t.shape)}")
+    elif t.layout != torch.strided:
+        layout = str(t.layout).removeprefix("torch.")
+        if t.device.type != "cpu":  # move the compressed form, not the dense one
+            steps.append(f"{t.device} -> cpu")
+            t = t.cpu()
+        t = t.to_dense()
+        steps.append(f"{layout} -> dense")
+    elif t.is_quantized:
+        quantized = dtype_name(t.dtype)
+        t = t.dequantize()
+        steps.append(f"{quantized} -> dequantized {dtype_name(t.dtype)}")
+    elif t._is_zerotensor():
+        t = torch.zeros(t.shape, dtype=t.dtype)
+        steps.append("ZeroTensor -> zeros")
+    return t
+
+
+def _storage_span(t) -> tuple[int, int] | None:
+    if t.layout != _torch().strided or t.is_nested or t.is_quantized or t._is_zerotensor():
+        return None
+    storage = t.untyped_storage()
+    start = storage.data_ptr()
+    return start, start + storage.nbytes()
+
+
+def tensor_to_array(t, *, ml_dtypes: bool = False) -> tuple[np.ndarray, list[str], tuple[int, int] | None]:
+    """The array for ``t``, the steps taken, and the byte span of the memory ``t`` reads from.
+
+    The span is None where the tensor's data is not in one storage (sparse, nested, quantized...),
+    in which case the array, made by a copy, cannot share it.
+    """
+    torch = _torch()
+    steps: list[str] = []
+    t = _unwrap(t, steps)
+    # inside a torch.func transform, even the unwrapped tensor's ops go through the transform's layer
+    outside_transforms = torch._C._DisableFuncTorch() if steps[:1] == [_UNWRAP_GRAD] else nullcontext()
+    with torch.no_grad(), outside_transforms:
+        span = _storage_span(t)
+        if t.requires_grad:
+            t = t.detach()
+            steps.append("detach")
+        t = _to_strided(t, steps)
+        target, numpy_view = _host_dtype(t.dtype, ml_dtypes)
+        name = dtype_name(t.dtype)
+        if _is_raw(name) or numpy_view is not None:
+            # torch cannot copy or print these; their bytes travel as unsigned integers
+            t = t.view(_raw_carrier(t.dtype))
+            target = t.dtype
+            if numpy_view is None:
+                steps.append(f"{name} -> raw bytes ({dtype_name(t.dtype)})")
+        if t.device.type != "cpu" or target != t.dtype or t.is_conj() or t.is_neg():
+            if t.device.type != "cpu":
+                steps.append(f"{t.device} -> cpu")
+            if target != t.dtype:
+                steps.append(f"{name} -> {dtype_name(target)}")
+            if t.is_conj():
+                steps.append("resolve conj")
+            if t.is_neg():
+                steps.append("resolve neg")
+            # one copy does the device move, the upcast and the conj/neg resolution together
+            host = torch.empty(t.shape, dtype=target, device="cpu")
+            host.copy_(t)
+            t = host
+        array = t.numpy()
+    if numpy_view is not None:
+        array = array.view(numpy_view)
+    return array, steps, span
+
+
+def conversion_copies(t, *, ml_dtypes: bool = False) -> bool:
+    """Whether converting ``t`` needs a copy whatever the policy (a cheap look, no conversion)."""
+    torch = _torch()
+    if t.is_nested or t.layout != torch.strided or t.is_quantized or t.is_meta:
+        return True
+    if t.device.type != "cpu" or t.is_conj() or t.is_neg() or t._is_zerotensor():
+        return True
+    name = dtype_name(t.dtype)
+    return not (name in _NATIVE or _is_raw(name) or (ml_dtypes and name in _LOW_PRECISION_FLOATS))
+
+
+def shape_of(t) -> str:
+    """The shape as text; a ragged nested tensor, which has none, shows its component count."""
+    try:
+        return str(tuple(t.shape))
+    except RuntimeError:
+        return f"nested({t.size(0)} ragged)"
