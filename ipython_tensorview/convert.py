@@ -85,7 +85,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         copy_it = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
         if copy_it:
             array, shares = array.copy(order="K"), False
-            steps.append("copy")
+            steps.append(f"copy (policy {policy!r})")
         elif policy == "auto":
             reason = (
                 f"{format_bytes(array.nbytes)} is over auto_copy_max_bytes = "

@@ -82,6 +82,15 @@ def _describe(t) -> str:
     return f"{type(t).__name__} of shape {tuple(t.shape)} and dtype {dtype_name(t.dtype)}"
 
 
+def _has_data(t) -> bool:
+    if t.numel() == 0:
+        return True
+    try:
+        return t.data_ptr() != 0
+    except RuntimeError:  # "Cannot access data pointer of Tensor that doesn't have storage"
+        return False
+
+
 def _unwrap(t, steps: list[str]):
     """Peel torch.func wrappers and subclasses off; refuse tensors that have no data."""
     torch = _torch()
@@ -105,8 +114,13 @@ def _unwrap(t, steps: list[str]):
     fake = sys.modules.get("torch._subclasses.fake_tensor")
     if fake is not None and isinstance(t, fake.FakeTensor):
         raise TensorConversionError(
-            f"{_describe(t)} is a FakeTensor: it records shape and dtype for tracing and holds no data; "
+            f"{_describe(t)} holds no data: it only records shape and dtype for tracing; "
             "convert a real tensor"
+        )
+    if type(t) is not torch.Tensor and t.layout == torch.strided and not t.is_meta and not _has_data(t):
+        raise TensorConversionError(
+            f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
+            "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
         )
     if type(t) is not torch.Tensor:
         subclass = type(t)
@@ -114,11 +128,6 @@ def _unwrap(t, steps: list[str]):
             t = t.as_subclass(torch.Tensor)
         if subclass is not torch.nn.Parameter:
             steps.append(f"{subclass.__name__} -> Tensor")
-    if t.layout == torch.strided and not t.is_meta and not torch._C._has_storage(t):
-        raise TensorConversionError(
-            f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
-            "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
-        )
     if t.is_meta:
         raise TensorConversionError(
             f"{_describe(t)} is on the meta device and has no data: create it on a real device "
