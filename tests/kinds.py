@@ -129,7 +129,7 @@ KINDS = [
          reference=lambda t: np.zeros((2, 3), np.float32)),
     Kind("FakeTensor", _fake, error="FakeTensor of shape (3,) and dtype float32 holds no data: it only records shape and dtype"),
     Kind("wrapper subclass without storage", lambda: StoragelessWrapper(torch.ones(3)),
-         error="Tensor of shape (3,) and dtype float32 has no storage (a wrapper subclass)"),
+         error="StoragelessWrapper of shape (3,) and dtype float32 has no storage (a wrapper subclass)"),
     *[Kind(d, _sub_byte(getattr(torch, d)), "uint8", (f"{d} -> raw bytes (uint8)",), True,
            reference=lambda t: np.array([1, 2, 3], np.uint8))
       for d in ["uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7", "int1", "int2", "int3", "int4",
@@ -143,7 +143,9 @@ def reference(kind: Kind, tensor: torch.Tensor) -> np.ndarray:
     """The values the array must hold: exact for NumPy's dtypes, float64/complex128 for upcasts."""
     if kind.reference is not None:
         return kind.reference(tensor)
-    t = tensor.detach().as_subclass(torch.Tensor)
+    t = tensor.detach()
+    if type(t) is not torch.Tensor:
+        t = t.as_subclass(torch.Tensor)
     if t.layout != torch.strided:
         t = t.to_dense()
     if t.is_quantized:

@@ -1,0 +1,49 @@
+import pytest
+import torch
+from IPython.testing.globalipapp import get_ipython
+
+from ipython_tensorview.config import TensorView
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture
+def settings():
+    """Fresh settings, so a test's policy never leaks into another."""
+    return TensorView()
+
+
+@pytest.fixture
+def ip():
+    """A real InteractiveShell with the extension loaded; names a test adds are removed after it."""
+    shell = get_ipython()
+    names_before = set(shell.user_ns)
+    shell.run_line_magic("load_ext", "ipython_tensorview")
+    yield shell
+    shell.run_line_magic("unload_ext", "ipython_tensorview")
+    for name in set(shell.user_ns) - names_before:
+        del shell.user_ns[name]
+
+
+@pytest.fixture
+def pretend_cuda(monkeypatch):
+    """Make chosen CPU tensors report device cuda:0, to drive the device path without a GPU.
+
+    ``torch.Tensor.device`` is shadowed by a property that answers cuda:0 for tensors whose data
+    pointer was registered; every other tensor (and every real copy) reports its real device.
+    """
+    real_device = torch._C.TensorBase.device.__get__
+    on_gpu: set[int] = set()
+
+    def device(self):
+        if self.layout == torch.strided and self.numel() and self.data_ptr() in on_gpu:
+            return torch.device("cuda:0")
+        return real_device(self)
+
+    monkeypatch.setattr(torch.Tensor, "device", property(device))
+
+    def mark(tensor):
+        on_gpu.add(tensor.data_ptr())
+        return tensor
+
+    return mark

@@ -1,0 +1,292 @@
+import re
+import subprocess
+import sys
+
+import ml_dtypes
+import numpy as np
+import pytest
+import torch
+from conftest import CUDA
+from kinds import KINDS, reference
+
+from ipython_tensorview import Conversion, TensorConversionError, convert, to_numpy
+from ipython_tensorview.convert import format_bytes, would_copy
+
+CONVERTIBLE = [k for k in KINDS if not k.error]
+FAILING = [k for k in KINDS if k.error]
+
+
+def _snapshot(kind, t):
+    """What a conversion must leave untouched: grad state, autograd history, values."""
+    return t.requires_grad, t.grad_fn, t.is_leaf, reference(kind, t).copy()
+
+
+@pytest.mark.parametrize("kind", CONVERTIBLE, ids=lambda k: k.name)
+def test_every_kind_converts_with_reference_values(kind):
+    tensor = kind.make()
+    before = _snapshot(kind, tensor)
+    result = convert(tensor, settings=None)
+    assert isinstance(result.array, np.ndarray)
+    assert result.array.dtype == np.dtype(kind.dtype)
+    assert result.steps == kind.steps
+    assert result.shares_memory is kind.shares
+    np.testing.assert_array_equal(result.array, reference(kind, tensor))
+    after = _snapshot(kind, tensor)
+    assert after[:3] == before[:3]
+    np.testing.assert_array_equal(after[3], before[3])
+
+
+@pytest.mark.parametrize("kind", FAILING, ids=lambda k: k.name)
+def test_kinds_without_data_raise_a_clear_error(kind):
+    with pytest.raises(TensorConversionError, match="^" + re.escape(kind.error)):
+        convert(kind.make())
+
+
+@pytest.mark.parametrize("kind", [k for k in CONVERTIBLE if k.shares], ids=lambda k: k.name)
+def test_shared_results_really_share(kind):
+    tensor = kind.make()
+    result = convert(tensor)
+    plain = tensor.detach().as_subclass(torch.Tensor)
+    if any("raw bytes" in step for step in result.steps):
+        plain = plain.view(torch.uint16 if plain.dtype.itemsize == 2 else torch.uint8)
+    assert np.shares_memory(result.array, plain.numpy())
+
+
+@pytest.mark.parametrize("kind", [k for k in CONVERTIBLE if k.shares], ids=lambda k: k.name)
+def test_would_copy_predicts_convert(kind, settings):
+    for policy in ("never", "always", "auto"):
+        tensor = kind.make()
+        assert would_copy(tensor, policy, settings=settings) is not convert(tensor, policy).shares_memory
+
+
+@pytest.mark.parametrize("kind", [k for k in CONVERTIBLE if not k.shares and k.steps], ids=lambda k: k.name)
+def test_kinds_that_need_a_copy_are_predicted(kind, settings):
+    assert would_copy(kind.make(), "never", settings=settings)
+
+
+def test_in_place_write_to_tensor_shows_in_shared_array():
+    t = torch.zeros(3)
+    result = convert(t)
+    t[1] = 5
+    assert result.array[1] == 5
+    assert str(result) == (
+        "ndarray float32 (3,): shares memory with the tensor: in-place writes to either show in both"
+    )
+
+
+def test_always_gives_an_independent_copy():
+    t = torch.arange(6.0).reshape(2, 3).T
+    result = convert(t, copy="always")
+    assert not result.shares_memory
+    assert not np.shares_memory(result.array, t.numpy())
+    assert result.steps == ("copy (policy 'always')",)
+    t[0, 0] = 99
+    assert result.array[0, 0] == 0
+    assert str(result) == "ndarray float32 (3, 2): copied: copy (policy 'always')"
+
+
+def test_bool_copy_is_always_and_never():
+    t = torch.ones(2)
+    assert not convert(t, copy=True).shares_memory
+    assert convert(t, copy=False).shares_memory
+
+
+def test_a_conversion_that_copies_is_not_copied_again():
+    t = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
+    result = convert(t, copy="always")
+    assert result.steps == ("detach", "bfloat16 -> float32")
+    assert not result.shares_memory
+
+
+def test_auto_copies_up_to_the_threshold(settings):
+    settings.copy = "auto"
+    settings.auto_copy_max_bytes = 400
+    small, large = torch.zeros(100), torch.zeros(101)
+    assert not convert(small, settings=settings).shares_memory
+    result = convert(large, settings=settings)
+    assert result.shares_memory and np.shares_memory(result.array, large.numpy())
+    assert str(result) == (
+        "ndarray float32 (101,): shares memory with the tensor: in-place writes to either show in both "
+        "(404 B is over auto_copy_max_bytes = 400 B)"
+    )
+
+
+def test_readonly_shared_protects_the_tensor_not_the_array(settings):
+    settings.readonly_shared = True
+    t = torch.zeros(3)
+    result = convert(t, settings=settings)
+    assert result.shares_memory and not result.array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        result.array[0] = 1
+    t[0] = 7  # the tensor stays writable, and the array sees the write
+    assert result.array[0] == 7
+    assert str(result) == (
+        "ndarray float32 (3,): shares memory with the tensor, read-only: "
+        "in-place writes to the tensor show in the array"
+    )
+    assert convert(t, "always", settings=settings).array.flags.writeable
+
+
+def test_expanded_result_is_read_only():
+    base = torch.arange(3.0)
+    result = convert(base.expand(2, 3))
+    assert 0 in result.array.strides and not result.array.flags.writeable
+    with pytest.raises(ValueError):
+        result.array[0, 0] = 1
+    copied = convert(base.expand(2, 3), "always").array
+    assert copied.flags.writeable and 0 not in copied.strides
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
+                                  "float8_e5m2fnuz", "float8_e8m0fnu"])
+def test_ml_dtypes_option_gives_exact_zero_copy_arrays(name, settings):
+    settings.ml_dtypes = True
+    t = torch.tensor([0.5, 1.0, 2.0, 4.0]).to(getattr(torch, name))
+    result = convert(t, settings=settings)
+    assert result.array.dtype == np.dtype(getattr(ml_dtypes, name))
+    assert result.shares_memory and result.steps == ()
+    assert np.shares_memory(result.array, t.view(torch.uint8).numpy())
+    np.testing.assert_array_equal(result.array.astype(np.float64), t.double().numpy())
+
+
+def test_numpy_array_passes_through_unchanged():
+    array = np.arange(3)
+    result = convert(array)
+    assert result.array is array and result.shares_memory and result.steps == ()
+    assert str(result).startswith("ndarray int64 (3,): shares memory with the ndarray")
+    assert not np.shares_memory(convert(array, "always").array, array)
+
+
+def test_readonly_shared_leaves_the_users_array_writable(settings):
+    settings.readonly_shared = True
+    array = np.arange(3)
+    assert not convert(array, settings=settings).array.flags.writeable
+    assert array.flags.writeable
+
+
+class _Buffer:
+    def __init__(self, data, fresh):
+        self.data, self.fresh = data, fresh
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data.copy() if self.fresh else self.data
+
+
+class _DLPack:
+    def __init__(self, data):
+        self.data = data
+
+    def __dlpack__(self, **kwargs):
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+
+def test_array_likes_convert_through_numpy():
+    data = np.arange(4.0)
+    shared = convert(_Buffer(data, fresh=False))
+    assert shared.shares_memory and np.shares_memory(shared.array, data) and shared.source == "_Buffer"
+    fresh = convert(_Buffer(data, fresh=True))
+    assert not fresh.shares_memory and not np.shares_memory(fresh.array, data)
+    via_dlpack = convert(_DLPack(data))
+    assert via_dlpack.shares_memory and np.shares_memory(via_dlpack.array, data)
+
+
+def test_other_objects_raise_naming_their_type():
+    with pytest.raises(TensorConversionError, match=r"^dict is not a tensor or an array") as info:
+        convert({"a": 1})
+    assert isinstance(info.value, TypeError)
+
+
+def test_bad_copy_argument():
+    with pytest.raises(ValueError, match=r"copy must be None, True, False, 'never', 'always' or 'auto', not 'sometimes'"):
+        convert(torch.ones(1), copy="sometimes")
+
+
+def test_to_numpy_is_the_array_of_convert():
+    t = torch.arange(3)
+    assert np.shares_memory(to_numpy(t), convert(t).array)
+    assert isinstance(convert(t), Conversion)
+
+
+def test_no_autograd_graph_is_recorded():
+    w = torch.ones(3, requires_grad=True)
+    y = w * 2
+    convert(y, "always")
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2, 2, 2])
+
+
+def test_inside_torch_func_grad_the_values_are_converted():
+    seen = {}
+
+    def f(x):
+        seen["result"] = convert(x)
+        return (x**2).sum()
+
+    x = torch.tensor([1.0, 2.0])
+    grad = torch.func.grad(f)(x)
+    np.testing.assert_array_equal(grad.numpy(), [2.0, 4.0])
+    assert seen["result"].steps == ("unwrap torch.func.grad",)
+    np.testing.assert_array_equal(seen["result"].array, [1.0, 2.0])
+    assert seen["result"].shares_memory
+
+
+def test_inside_vmap_a_batched_tensor_is_refused():
+    def f(x):
+        with pytest.raises(TensorConversionError, match="^this tensor is batched by torch.func.vmap"):
+            convert(x)
+        return x
+
+    torch.func.vmap(f)(torch.ones(2, 3))
+
+
+def test_device_path_moves_to_cpu_in_one_copy(pretend_cuda):
+    t = pretend_cuda(torch.arange(6.0).reshape(2, 3))
+    assert str(t.device) == "cuda:0"
+    result = convert(t, "always")
+    assert result.steps == ("cuda:0 -> cpu",)
+    assert not result.shares_memory and not np.shares_memory(result.array, t.numpy())
+    np.testing.assert_array_equal(result.array, t.numpy())
+    assert str(result) == "ndarray float32 (2, 3): copied: cuda:0 -> cpu"
+    assert would_copy(t, "never")
+
+
+def test_device_path_with_grad_and_upcast(pretend_cuda):
+    t = pretend_cuda(torch.tensor([1.5, -2.0], dtype=torch.bfloat16)).requires_grad_()
+    result = convert(t)
+    assert result.steps == ("detach", "cuda:0 -> cpu", "bfloat16 -> float32")
+    np.testing.assert_array_equal(result.array, [1.5, -2.0])
+
+
+def test_loading_the_package_does_not_import_torch():
+    code = (
+        "import sys, ipython_tensorview\n"
+        "from IPython.testing.globalipapp import get_ipython\n"
+        "get_ipython().run_line_magic('load_ext', 'ipython_tensorview')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_format_bytes():
+    assert [format_bytes(n) for n in (0, 1023, 1024, 64 * 2**20, 3 * 2**30)] == [
+        "0 B", "1023 B", "1.0 KiB", "64.0 MiB", "3.0 GiB"]
+
+
+@CUDA
+@pytest.mark.parametrize("kind", CONVERTIBLE, ids=lambda k: k.name)
+def test_real_cuda_tensors_convert(kind):
+    try:
+        tensor = kind.make().to("cuda")
+    except (RuntimeError, NotImplementedError) as e:
+        pytest.skip(f"torch cannot put {kind.name} on CUDA: {e}")
+    result = convert(tensor)
+    device = str(tensor.device)
+    assert any(device in step for step in result.steps)
+    assert not result.shares_memory
+    np.testing.assert_array_equal(result.array, reference(kind, tensor.cpu()))
