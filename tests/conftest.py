@@ -1,6 +1,6 @@
 import pytest
 import torch
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 
 from ipython_tensorview.config import TensorView
 
@@ -14,9 +14,15 @@ def settings():
 
 
 @pytest.fixture
-def ip():
-    """A real InteractiveShell with the extension loaded; names a test adds are removed after it."""
-    shell = get_ipython()
+def shell():
+    """IPython's global test shell: a real InteractiveShell, started once per process."""
+    globalipapp.start_ipython()
+    return globalipapp.get_ipython()
+
+
+@pytest.fixture
+def ip(shell):
+    """The shell with the extension loaded; names a test adds are removed after it."""
     names_before = set(shell.user_ns)
     shell.run_line_magic("load_ext", "ipython_tensorview")
     yield shell
