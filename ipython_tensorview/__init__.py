@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython):
-    """``%load_ext ipython_tensorview``: register the ``%np`` magic and the ``TensorView`` settings."""
+    """``%load_ext ipython_tensorview``: tensor display, the ``%np`` magic, the ``TensorView`` settings."""
     from .extension import load
 
     load(ipython)

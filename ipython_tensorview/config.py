@@ -19,7 +19,7 @@ COPY_POLICIES = ("never", "always", "auto")
 
 
 class TensorView(Configurable):
-    """How tensors become NumPy arrays (and, later, how they are displayed)."""
+    """How tensors become NumPy arrays, and how they are displayed. Read at each use."""
 
     copy = CaselessStrEnum(
         COPY_POLICIES,
@@ -48,6 +48,52 @@ class TensorView(Configurable):
         False,
         help="""Return bfloat16 and float8 tensors with ml_dtypes' exact NumPy dtypes (zero-copy on
         the CPU) instead of upcasting them to float32.""",
+    ).tag(config=True)
+
+
+    formatters = Bool(
+        True,
+        help="""Display tensors as NumPy arrays with a header of facts and statistics. When off,
+        tensors display with torch's own repr.""",
+    ).tag(config=True)
+
+    html = Bool(
+        True,
+        help="""Give tensors an HTML display (header table, histogram, thumbnail, values) in Jupyter,
+        beside the text one.""",
+    ).tag(config=True)
+
+    stats = Bool(
+        True,
+        help="""Show min, max, mean, std, the NaN/Inf counts and a histogram in a tensor's display.
+        They cost about one pass over the tensor's memory on its device.""",
+    ).tag(config=True)
+
+    stats_max_elements = Int(
+        100_000_000,
+        min=0,
+        help="""Above this many elements, the statistics describe a deterministic strided sample of
+        about this many elements, and are marked approximate. 0: always use every element.""",
+    ).tag(config=True)
+
+    histogram_bins = Int(
+        24,
+        min=1,
+        max=256,
+        help="""Number of bins of the histogram of finite values (text sparkline and HTML chart).""",
+    ).tag(config=True)
+
+    thumbnail = Bool(
+        True,
+        help="""In the HTML display, show a 2-D tensor as a heatmap and an image-shaped 3-D tensor
+        (C,H,W or H,W,C with 1, 3 or 4 channels) as a picture, downsampled on the device.""",
+    ).tag(config=True)
+
+    thumbnail_size = Int(
+        64,
+        min=2,
+        max=1024,
+        help="""Largest side, in tensor elements, of the thumbnail; larger tensors are strided down.""",
     ).tag(config=True)
 
 

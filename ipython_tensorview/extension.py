@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import config
 from .config import TensorView
+from .formatters import TensorFormatters
 from .magics import NpMagics
 
 
@@ -21,13 +22,14 @@ class _Loaded:
     previous_settings: TensorView | None
     magics: NpMagics
     previous_np_magic: object
+    formatters: TensorFormatters
 
 
 _loaded: dict[int, _Loaded] = {}
 
 
 def load(shell) -> None:
-    """Register the ``%np`` magic and the ``TensorView`` configurable on ``shell``."""
+    """Register the ``%np`` magic, the tensor display formatters and the ``TensorView`` configurable."""
     if id(shell) in _loaded:
         return
     settings = TensorView(parent=shell)
@@ -36,7 +38,9 @@ def load(shell) -> None:
     previous_np_magic = shell.magics_manager.magics["line"].get("np")
     magics = NpMagics(shell, settings)
     shell.register_magics(magics)
-    _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic)
+    formatters = TensorFormatters(settings)
+    formatters.register(shell)
+    _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic, formatters)
 
 
 def unload(shell) -> None:
@@ -44,6 +48,7 @@ def unload(shell) -> None:
     loaded = _loaded.pop(id(shell), None)
     if loaded is None:
         return
+    loaded.formatters.unregister()
     manager = shell.magics_manager
     if loaded.previous_np_magic is None:
         manager.magics["line"].pop("np", None)

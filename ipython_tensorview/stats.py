@@ -69,6 +69,11 @@ def strided_sample(t, max_elements: int):
 
 def chunks(t, limit: int):
     """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole."""
+    if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: dequantize by rows
+        rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
+        for start in range(0, t.shape[0] if t.dim() else 1, rows):
+            yield from chunks((t[start : start + rows] if t.dim() else t).dequantize(), limit)
+        return
     if t.dim() > 1:  # statistics ignore order: walk memory in stride order
         t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
     if t.numel() <= limit or t.dim() == 0:
@@ -92,8 +97,6 @@ def chunks(t, limit: int):
 def _values_for_stats(piece):
     """The chunk as real numbers to describe: upcast low precision, magnitude of complex, dequantized."""
     torch = _torch()
-    if piece.is_quantized:
-        piece = piece.dequantize()
     if piece.is_complex():
         if piece.dtype == torch.complex32:
             piece = piece.to(torch.complex64)

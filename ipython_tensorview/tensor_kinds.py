@@ -230,9 +230,21 @@ def conversion_copies(t, *, ml_dtypes: bool = False) -> bool:
     return not (name in _NATIVE or _is_raw(name) or (ml_dtypes and name in _LOW_PRECISION_FLOATS))
 
 
+def plain_tensor(t):
+    """``t`` as a plain ``torch.Tensor`` over the same memory (nested tensors stay nested).
+
+    Raises :class:`TensorConversionError` for tensors without data (meta, fake, storage-less wrappers,
+    vmap-batched). Inside ``torch.func.grad`` this gives the unwrapped values.
+    """
+    return _unwrap(t, [])
+
+
 def shape_of(t) -> str:
     """The shape as text; a ragged nested tensor, which has none, shows its component count."""
     try:
         return str(tuple(t.shape))
     except RuntimeError:
+        shapes = {tuple(part.shape) for part in t.unbind()}
+        if len(shapes) == 1:
+            return str((t.size(0), *shapes.pop()))
         return f"nested({t.size(0)} ragged)"

@@ -1,0 +1,192 @@
+"""What a tensor's display shows, gathered at the cost of the part shown.
+
+The values shown are NumPy's own printing of a small array: when NumPy would summarise the tensor
+(``size > threshold``), only the ``edgeitems`` first and last entries of each long dimension (plus one
+entry that NumPy's ``...`` hides) are selected on the tensor's device and copied to the host. Statistics
+come from :mod:`.stats`, computed on the device in bounded chunks.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import TensorView
+from .convert import convert
+from .stats import Stats, tensor_stats
+from .tensor_kinds import TensorConversionError, _is_raw, _raw_carrier, dtype_name, plain_tensor, shape_of
+
+# conversion settings for what is displayed: always a private copy, bfloat16/float8 shown as float32
+_DISPLAY = TensorView(copy="always")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The facts a display shows about one tensor; small, whatever the tensor's size."""
+
+    type_name: str
+    shape: str
+    dtype: str
+    device: str
+    grad: str  # "", "requires_grad" or "grad_fn=MulBackward0"
+    nbytes: int
+    stats: Stats | None
+    note: str  # what applies where statistics do not: "bool: 3 of 4 true (75.0%)", "meta: no data"...
+    values: str  # NumPy's text of the values, or "" where there are none
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def nbytes(t) -> int:
+    """Bytes the tensor's elements occupy (for sparse layouts: their indices and stored values)."""
+    torch = _torch()
+    if t.layout == torch.sparse_coo:
+        return t._indices().nbytes + t._values().nbytes
+    if t.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return t.crow_indices().nbytes + t.col_indices().nbytes + t.values().nbytes
+    if t.layout in (torch.sparse_csc, torch.sparse_bsc):
+        return t.ccol_indices().nbytes + t.row_indices().nbytes + t.values().nbytes
+    return t.numel() * t.element_size()
+
+
+def grad_state(t) -> str:
+    if t.grad_fn is not None:
+        return f"grad_fn={type(t.grad_fn).__name__}"
+    return "requires_grad" if t.requires_grad else ""
+
+
+def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
+    """The small array NumPy needs to print ``t`` as it would print the whole, and whether it summarises."""
+    torch = _torch()
+    if _is_raw(dtype_name(t.dtype)):
+        t = t.view(_raw_carrier(t.dtype))  # torch cannot index these dtypes; their bytes are shown
+    if t.layout not in (torch.strided, torch.sparse_coo):
+        t = t.to_sparse_coo()  # compressed layouts cannot be indexed; COO can, without densifying
+    summarise = t.numel() > threshold
+    if summarise:
+        for dim, size in enumerate(t.shape):
+            if size > 2 * edgeitems:
+                # first edgeitems, one that NumPy's "..." stands for, last edgeitems
+                keep = [*range(edgeitems + 1), *range(size - edgeitems, size)]
+                t = t.index_select(dim, torch.tensor(keep, device=t.device))
+    return convert(t, settings=_DISPLAY).array, summarise
+
+
+def values_text(t) -> str:
+    """``t``'s values as NumPy prints them with the current print options."""
+    options = np.get_printoptions()
+    if t.is_nested:
+        return _nested_values_text(t, options)
+    array, summarise = preview_array(t, options["threshold"], options["edgeitems"])
+    with np.printoptions(threshold=0 if summarise else sys.maxsize):
+        return np.array2string(array)
+
+
+def _nested_values_text(t, options) -> str:
+    parts = t.unbind()
+    edge = options["edgeitems"]
+    shown = list(enumerate(parts))
+    if len(parts) > 2 * edge:
+        shown = shown[:edge] + [(None, None)] + shown[-edge:]
+    lines = []
+    for index, part in shown:
+        lines.append("..." if part is None else f"[{index}] {values_text(part)}")
+    return "\n".join(lines)
+
+
+def _note(t) -> str:
+    """What the header says where statistics do not apply, or about the layout."""
+    torch = _torch()
+    name = dtype_name(t.dtype)
+    if t.is_nested:
+        return f"nested: {t.size(0)} components"
+    if t.layout != torch.strided:
+        layout = str(t.layout).removeprefix("torch.")
+        nnz = t._nnz() if t.layout == torch.sparse_coo else t.values().numel()
+        share = nnz / t.numel() if t.numel() else 0.0
+        return f"{layout}: {nnz} stored values ({share:.1%} of {t.numel()}); stats over stored values"
+    if t._is_zerotensor():
+        return "ZeroTensor: all zeros"
+    if t.dtype == torch.bool and t.numel():
+        true = int(t.count_nonzero())
+        return f"bool: {true} of {t.numel()} true ({true / t.numel():.1%})"
+    if _is_raw(name):
+        return f"{name}: packed bits, shown as raw bytes; no statistics"
+    if t.is_quantized:
+        return f"quantized {name}: statistics of the dequantized values"
+    if t.is_complex():
+        return "complex: statistics of the magnitude |z|"
+    return ""
+
+
+def _stats_source(t):
+    """The strided tensor whose values the statistics describe, or None."""
+    torch = _torch()
+    if t.is_nested or t._is_zerotensor() or t.dtype == torch.bool or _is_raw(dtype_name(t.dtype)):
+        return None
+    if t.layout == torch.sparse_coo:
+        return t._values()
+    if t.layout != torch.strided:
+        return t.values()
+    return t
+
+
+def summarize(t, settings: TensorView) -> Summary:
+    """Every fact the text and HTML displays show, computed once per tensor state (see :func:`cached`)."""
+    torch = _torch()
+    values, stats = "", None
+    with torch.no_grad():
+        try:
+            plain = plain_tensor(t)
+        except TensorConversionError as e:
+            note = "meta: no data" if t.is_meta else str(e)
+        else:
+            note = _note(plain)
+            values = values_text(plain)
+            source = _stats_source(plain) if settings.stats else None
+            if source is not None and source.numel():
+                stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)
+    return Summary(
+        type_name=type(t).__name__,
+        shape=shape_of(t),
+        dtype=dtype_name(t.dtype),
+        device=str(t.device),
+        grad=grad_state(t),
+        nbytes=nbytes(t),
+        stats=stats,
+        note=note,
+        values=values,
+    )
+
+
+_last: tuple | None = None
+
+
+def cached(t, settings: TensorView) -> Summary:
+    """:func:`summarize`, remembered for the last tensor only, so text and HTML share one computation.
+
+    The entry holds a weak reference to the tensor and its version counter: an in-place change, a
+    new tensor, other print options or other settings compute afresh. Nothing large is kept.
+    """
+    global _last
+    key = (
+        getattr(t, "_version", None),
+        t.data_ptr() if t.layout == _torch().strided and not t.is_nested and not t.is_meta else None,
+        repr(sorted(np.get_printoptions().items(), key=lambda kv: kv[0])),
+        tuple(settings.trait_values().items()),
+    )
+    if _last is not None:
+        ref, last_key, summary = _last
+        if ref() is t and last_key == key:
+            return summary
+    summary = summarize(t, settings)
+    try:
+        _last = (weakref.ref(t), key, summary)
+    except TypeError:
+        _last = None
+    return summary

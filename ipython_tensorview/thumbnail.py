@@ -1,0 +1,114 @@
+"""Small pictures of 2-D tensors (heatmaps) and image-shaped 3-D tensors, for the HTML display.
+
+The tensor is strided down to at most ``size`` elements a side on its own device; only that sample
+crosses to the host. It is coloured there and encoded as a PNG (zlib and struct suffice for that).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+import zlib
+
+import numpy as np
+
+from .convert import convert
+from .summary import _DISPLAY
+
+# viridis at ten evenly spaced points: perceptually uniform, readable on light and dark backgrounds
+_VIRIDIS = np.array(
+    [
+        (68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
+        (31, 158, 137), (53, 183, 121), (110, 206, 88), (181, 222, 43), (253, 231, 37),
+    ],
+    dtype=np.float64,
+)
+IMAGE_CHANNELS = (1, 3, 4)
+
+
+def image_layout(shape: tuple[int, ...]) -> str | None:
+    """"heatmap" for 2-D, "chw" or "hwc" for image-shaped 3-D, None for anything else."""
+    if len(shape) == 2 and min(shape) > 0:
+        return "heatmap"
+    if len(shape) == 3 and min(shape) > 0:
+        if shape[0] in IMAGE_CHANNELS and shape[2] not in IMAGE_CHANNELS:
+            return "chw"
+        if shape[2] in IMAGE_CHANNELS:
+            return "hwc"
+        if shape[0] in IMAGE_CHANNELS:
+            return "chw"
+    return None
+
+
+def thumbnail_rgba(t, size: int) -> np.ndarray | None:
+    """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies."""
+    torch = sys.modules["torch"]
+    if t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta:
+        return None
+    layout = image_layout(tuple(t.shape))
+    if layout is None:
+        return None
+    height_dim, width_dim = {"heatmap": (0, 1), "chw": (1, 2), "hwc": (0, 1)}[layout]
+    steps = [1] * t.dim()
+    steps[height_dim] = math.ceil(t.shape[height_dim] / size)
+    steps[width_dim] = math.ceil(t.shape[width_dim] / size)
+    sample = convert(t[tuple(slice(None, None, s) for s in steps)], settings=_DISPLAY).array
+    if layout == "heatmap":
+        return _colormap(_normalise(sample.astype(np.float64)))
+    if layout == "chw":
+        sample = np.moveaxis(sample, 0, -1)
+    return _image(sample)
+
+
+def _normalise(values: np.ndarray) -> np.ndarray:
+    """Finite values scaled to [0, 1] between their min and max; NaN/Inf stay NaN."""
+    finite = np.isfinite(values)
+    out = np.full(values.shape, np.nan)
+    if finite.any():
+        low, high = values[finite].min(), values[finite].max()
+        out[finite] = (values[finite] - low) / (high - low) if high > low else 0.5
+    return out
+
+
+def _colormap(unit: np.ndarray) -> np.ndarray:
+    rgba = np.zeros((*unit.shape, 4), dtype=np.uint8)  # non-finite values stay transparent
+    finite = np.isfinite(unit)
+    positions = unit[finite] * (len(_VIRIDIS) - 1)
+    grid = np.arange(len(_VIRIDIS))
+    for channel in range(3):
+        rgba[..., channel][finite] = np.interp(positions, grid, _VIRIDIS[:, channel]).round()
+    rgba[..., 3][finite] = 255
+    return rgba
+
+
+def _image(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, C) values as RGBA: uint8 as is, floats in [0, 1] scaled, anything else min-max scaled."""
+    if pixels.dtype == np.uint8:
+        scaled = pixels.astype(np.float64) / 255
+    elif pixels.dtype.kind == "f" and np.nanmin(pixels) >= 0 and np.nanmax(pixels) <= 1:
+        scaled = pixels.astype(np.float64)
+    else:
+        scaled = _normalise(pixels.astype(np.float64))
+    scaled = np.nan_to_num(scaled, nan=0.0)
+    channels = scaled.shape[-1]
+    rgb = np.repeat(scaled, 3, axis=-1) if channels == 1 else scaled[..., :3]
+    alpha = scaled[..., 3:] if channels == 4 else np.ones((*scaled.shape[:2], 1))
+    return (np.concatenate([rgb, alpha], axis=-1) * 255).round().astype(np.uint8)
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """Encode an (H, W, 4) uint8 array as an 8-bit RGBA PNG."""
+    height, width, _ = rgba.shape
+    scanlines = np.concatenate([np.zeros((height, 1), np.uint8), rgba.reshape(height, width * 4)], axis=1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(scanlines.tobytes()))
+        + chunk(b"IEND", b"")
+    )
