@@ -39,7 +39,8 @@ def load(shell) -> None:
     magics = NpMagics(shell, settings)
     shell.register_magics(magics)
     formatters = TensorFormatters(settings)
-    formatters.register(shell)
+    formatters.register(shell.display_formatter.formatters["text/plain"],
+                        shell.display_formatter.formatters["text/html"])
     _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic, formatters)
 
 

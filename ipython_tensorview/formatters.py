@@ -1,7 +1,8 @@
 """Display formatters for tensors: registration, removal, and never raising into the user's face.
 
-Printers are registered by type name (``torch.Tensor``, and ``torch.nn.parameter.Parameter``, whose own
-``__repr__`` would otherwise win IPython's pretty-printer lookup) so that loading does not import torch.
+Printers are registered by type name (``torch.Tensor``, and the subclasses ``Parameter`` and the jagged
+``NestedTensor``, whose own ``__repr__`` would otherwise win IPython's pretty-printer lookup) so that
+loading does not import torch.
 Where torch is already imported, they go into ``type_printers`` directly, because IPython prefers a
 type printer to a deferred one. Whatever was registered before is recorded and put back by
 :meth:`TensorFormatters.unregister`.
@@ -18,7 +19,12 @@ from .summary import cached
 from .tensor_kinds import TensorConversionError, plain_tensor
 from .thumbnail import png, thumbnail_rgba
 
-TARGETS = (("torch", "Tensor"), ("torch.nn.parameter", "Parameter"))
+# Tensor, plus the subclasses whose own __repr__ would win IPython's pretty-printer lookup
+TARGETS = (
+    ("torch", "Tensor"),
+    ("torch.nn.parameter", "Parameter"),
+    ("torch.nested._internal.nested_tensor", "NestedTensor"),
+)
 
 
 def _fallback_repr(obj, error: Exception) -> str:
@@ -66,11 +72,9 @@ class TensorFormatters:
             return None
         return None if rgba is None else (rgba, png(rgba))
 
-    def register(self, shell) -> None:
-        """Install the printers on ``shell``'s formatters, recording what they replace."""
-        display = shell.display_formatter
-        printers = ((display.formatters["text/plain"], self.text), (display.formatters["text/html"], self.html))
-        for formatter, printer in printers:
+    def register(self, plain_text, html) -> None:
+        """Install the printers on a ``PlainTextFormatter`` and an ``HTMLFormatter``, recording what they replace."""
+        for formatter, printer in ((plain_text, self.text), (html, self.html)):
             for module, name in TARGETS:
                 key = (module, name)
                 cls = getattr(sys.modules.get(module), name, None)

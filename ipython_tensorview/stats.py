@@ -56,15 +56,22 @@ def _work_dtype(dtype):
 
 
 def strided_sample(t, max_elements: int):
-    """A view of about ``max_elements`` elements, taking every k-th along the largest dimensions."""
+    """A view of about ``max_elements`` elements: every k-th along each dimension, from mid-stride.
+
+    The factor to shed is spread evenly over the dimensions (smallest first, so what a short dimension
+    cannot shed passes to the longer ones), and each stride starts
+    half a step in, so that a sample of a trend is not biased towards its beginning.
+    """
     factor = t.numel() / max_elements
     steps = [1] * t.dim()
-    for dim in sorted(range(t.dim()), key=lambda d: -t.shape[d]):
+    dims = sorted(range(t.dim()), key=lambda d: t.shape[d])
+    for position, dim in enumerate(dims):
         if factor <= 1:
             break
-        steps[dim] = min(t.shape[dim], math.ceil(factor))
+        share = factor ** (1 / (len(dims) - position))
+        steps[dim] = min(t.shape[dim], math.ceil(share))
         factor /= steps[dim]
-    return t[tuple(slice(None, None, s) for s in steps)]
+    return t[tuple(slice(step // 2, None, step) for step in steps)]
 
 
 def chunks(t, limit: int):
@@ -94,24 +101,45 @@ def chunks(t, limit: int):
             yield from chunks(t[index], limit)
 
 
-def _values_for_stats(piece):
-    """The chunk as real numbers to describe: upcast low precision, magnitude of complex, dequantized."""
-    torch = _torch()
-    if piece.is_complex():
-        if piece.dtype == torch.complex32:
-            piece = piece.to(torch.complex64)
-        return piece.abs()
-    work = _work_dtype(piece.dtype)
-    return piece if piece.dtype == work else piece.to(work)
+class _Workspace:
+    """Chunk-sized buffers reused by every chunk of a pass.
 
+    Temporaries of a chunk's size allocated anew for each chunk, between small results that outlive
+    them, fragment the C heap until it has grown by about the tensor's size; writing into the same
+    few buffers keeps the extra memory at a few chunks whatever the tensor's size.
+    """
 
-def _chunk_moments(values):
-    """min, max, sum, M2 of a chunk as 0-dim device tensors, without a host synchronisation."""
-    torch = _torch()
-    low, high = torch.aminmax(values)
-    total = values.sum()
-    centred = values - total / values.numel()
-    return torch.stack([low.to(total.dtype), high.to(total.dtype), total, torch.dot(centred, centred)])
+    def __init__(self, t, limit: int):
+        torch = _torch()
+        size = min(limit, t.numel())
+        self.dtype = _work_dtype(torch.float32 if t.is_complex() else t.dtype)
+        self.values = torch.empty(size, dtype=self.dtype, device=t.device)
+        self.scratch = torch.empty(size, dtype=self.dtype, device=t.device)
+        self.index = torch.empty(size, dtype=torch.int64, device=t.device)
+
+    def real_values(self, piece):
+        """The chunk as real numbers: upcast low precision, magnitude of complex (into the buffer)."""
+        torch = _torch()
+        out = self.values[: piece.numel()]
+        if piece.is_complex():
+            if piece.dtype == torch.complex32:
+                piece = piece.to(torch.complex64)
+            return torch.abs(piece, out=out) if piece.dtype == torch.complex64 else out.copy_(piece.abs())
+        return piece if piece.dtype == self.dtype else out.copy_(piece)
+
+    def moments_into(self, values, row) -> None:
+        """Write min, max, sum and M2 of a chunk into ``row``, without a host synchronisation."""
+        torch = _torch()
+        low, high = torch.aminmax(values)
+        total = values.sum()
+        centred = torch.sub(values, total / values.numel(), out=self.scratch[: values.numel()])
+        row[0], row[1], row[2], row[3] = low, high, total, torch.dot(centred, centred)
+
+    def bin_counts(self, values, low: float, scale: float, bins: int):
+        torch = _torch()
+        positions = torch.sub(values, low, out=self.scratch[: values.numel()]).mul_(scale).clamp_(0, bins - 1)
+        index = self.index[: values.numel()].copy_(positions)  # truncates towards zero, as floor for >= 0
+        return torch.bincount(index, minlength=bins)
 
 
 def _finite_moments(values):
@@ -124,8 +152,10 @@ def _finite_moments(values):
     finite = values[torch.isfinite(values)]
     if finite.numel() == 0:
         return 0, math.inf, -math.inf, 0.0, 0.0, nan, posinf, neginf
-    low, high, total, m2 = _chunk_moments(finite).tolist()
-    return finite.numel(), low, high, total, m2, nan, posinf, neginf
+    low, high = torch.aminmax(finite)
+    total = finite.sum()
+    centred = finite - total / finite.numel()
+    return finite.numel(), float(low), float(high), float(total), float(centred.dot(centred)), nan, posinf, neginf
 
 
 def _merge(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
@@ -150,19 +180,19 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
     limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     with torch.no_grad():
         t = t.detach()
-        moments, sizes = [], []
-        for piece in chunks(t, limit):
-            values = _values_for_stats(piece)
-            moments.append(_chunk_moments(values))
-            sizes.append(values.numel())
-        table = torch.stack(moments).to(torch.float64).cpu().numpy()  # the pass's one synchronisation
+        work = _Workspace(t, limit)
+        sizes = [piece.numel() for piece in chunks(t, limit)]
+        table = torch.empty((len(sizes), 4), dtype=work.dtype, device=t.device)
+        for row, piece in zip(table, chunks(t, limit)):
+            work.moments_into(work.real_values(piece), row)
+        table = table.to(torch.float64).cpu().numpy()  # the pass's one synchronisation
 
         nan = posinf = neginf = 0
         unclean = set(np.flatnonzero(~np.isfinite(table).all(axis=1)).tolist())
         if unclean:
             for index, piece in enumerate(chunks(t, limit)):
                 if index in unclean:
-                    sizes[index], *table[index], a, b, c = _finite_moments(_values_for_stats(piece))
+                    sizes[index], *table[index], a, b, c = _finite_moments(work.real_values(piece))
                     nan, posinf, neginf = nan + a, posinf + b, neginf + c
 
         count, mean, m2 = 0, 0.0, 0.0
@@ -172,7 +202,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
         finite_rows = table[np.array(sizes) > 0]
         low = float(finite_rows[:, 0].min()) if count else math.nan
         high = float(finite_rows[:, 1].max()) if count else math.nan
-        histogram = _histogram(t, limit, bins, low, high, unclean) if count else ()
+        histogram = _histogram(t, work, limit, bins, low, high, unclean) if count else ()
     return Stats(
         count=count,
         min=low,
@@ -188,15 +218,13 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
     )
 
 
-def _histogram(t, limit, bins, low, high, unclean_chunks) -> tuple[int, ...]:
+def _histogram(t, work: _Workspace, limit, bins, low, high, unclean_chunks) -> tuple[int, ...]:
     torch = _torch()
     scale = bins / (high - low) if high > low else 0.0
-    counts = None
-    for index, piece in enumerate(chunks(t.detach(), limit)):
-        values = _values_for_stats(piece)
+    counts = torch.zeros(bins, dtype=torch.int64, device=t.device)
+    for index, piece in enumerate(chunks(t, limit)):
+        values = work.real_values(piece)
         if index in unclean_chunks:
             values = values[torch.isfinite(values)]
-        positions = (values - low).mul_(scale).clamp_(0, bins - 1)
-        part = torch.bincount(positions.to(torch.int32), minlength=bins)
-        counts = part if counts is None else counts + part
+        counts += work.bin_counts(values, low, scale, bins)
     return tuple(counts.tolist())

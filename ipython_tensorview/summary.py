@@ -174,8 +174,12 @@ def cached(t, settings: TensorView) -> Summary:
     new tensor, other print options or other settings compute afresh. Nothing large is kept.
     """
     global _last
+    try:
+        version = t._version
+    except RuntimeError:  # inference tensors keep no version counter: never served from the cache
+        return summarize(t, settings)
     key = (
-        getattr(t, "_version", None),
+        version,
         t.data_ptr() if t.layout == _torch().strided and not t.is_nested and not t.is_meta else None,
         repr(sorted(np.get_printoptions().items(), key=lambda kv: kv[0])),
         tuple(settings.trait_values().items()),

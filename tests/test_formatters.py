@@ -1,0 +1,293 @@
+import base64
+import gc
+import subprocess
+import sys
+import textwrap
+import zlib
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+from kinds import KINDS
+
+from ipython_tensorview import formatters as formatters_module
+from ipython_tensorview import summary as summary_module
+from ipython_tensorview.formatters import TensorFormatters
+
+
+@pytest.fixture
+def display(settings):
+    """Fresh formatter objects with the tensor printers registered on them."""
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    yield plain, html
+    printers.unregister()
+
+
+class Tree(HTMLParser):
+    """Tags with their attributes, and the text under each class of element."""
+
+    def __init__(self, markup):
+        super().__init__()
+        self.tags, self.text, self._open = [], {}, []
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag not in ("rect", "img"):
+            self._open.append(attrs.get("class", tag))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag not in ("rect", "img"):
+            self._open.pop()
+
+    def handle_data(self, data):
+        if self._open:
+            self.text.setdefault(self._open[-1], []).append(data)
+
+    def find(self, tag, cls=None):
+        return [a for t, a in self.tags if t == tag and (cls is None or a.get("class") == cls)]
+
+
+def test_text_shows_header_then_numpy_values(display):
+    plain, _ = display
+    t = torch.arange(6.0).reshape(2, 3)
+    assert plain(t) == (
+        "Tensor (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5 std 1.708 · █   █    █    █    █   █\n"
+        "[[0. 1. 2.]\n [3. 4. 5.]]"
+    )
+
+
+def test_header_counts_non_finite_values(display):
+    plain, _ = display
+    t = torch.tensor([1.0, float("nan"), float("inf"), float("-inf"), float("nan"), 3.0])
+    header = plain(t).splitlines()[0]
+    assert header.startswith("Tensor (6,) float32 cpu · 24 B · min 1 max 3 mean 2 std 1 · nan 2 +inf 1 -inf 1 · █")
+
+
+def test_values_are_what_numpy_prints_under_its_print_options(display):
+    plain, _ = display
+    t = torch.randn(300, 200)
+    with np.printoptions(precision=3, edgeitems=2, linewidth=100):
+        values = plain(t).split("\n", 1)[1]
+        assert values == np.array2string(t.numpy())
+    assert "..." in values
+
+
+def test_grad_state_and_parameters(display):
+    plain, _ = display
+    leaf = torch.ones(2, requires_grad=True)
+    assert plain(leaf).startswith("Tensor (2,) float32 cpu · requires_grad · 8 B")
+    assert plain(leaf * 2).startswith("Tensor (2,) float32 cpu · grad_fn=MulBackward0 · 8 B")
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    assert plain(parameter).startswith("Parameter (3,) float32 cpu · requires_grad · 12 B · min 0 max 0")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_every_kind_displays(display, kind):
+    plain, html = display
+    tensor = kind.make()
+    text = plain(tensor)
+    assert "could not display" not in text
+    first = text.splitlines()[0]
+    assert first.startswith(f"{type(tensor).__name__} ")
+    assert str(tensor.dtype).removeprefix("torch.") in first
+    markup = html(tensor)
+    tree = Tree(markup)
+    assert tree.find("div", "tensorview") and tree.find("table", "tensorview-facts")
+    if kind.error and not tensor.is_nested:  # a ragged nested tensor has no array, but shows its parts
+        assert not tree.find("pre", "tensorview-values")
+        assert tree.text["tensorview-note"]
+
+
+def test_kinds_without_statistics_say_what_applies(display):
+    plain, _ = display
+    assert "bool: 2 of 3 true (66.7%)" in plain(torch.tensor([True, False, True]))
+    assert "meta: no data" in plain(torch.empty(2, device="meta"))
+    assert "|z| min 5 max 5" in plain(torch.tensor([3 + 4j]))
+    assert "uint4: packed bits, shown as raw bytes; no statistics" in plain(
+        torch.zeros(2, dtype=torch.uint8).view(torch.uint4))
+
+
+def test_html_structure(display):
+    _, html = display
+    t = torch.arange(12.0).reshape(3, 4)
+    tree = Tree(html(t))
+    assert tree.text["th"] == ["type", "shape", "dtype", "device", "grad", "size", "min", "max", "mean", "std"]
+    assert tree.text["td"] == ["Tensor", "(3, 4)", "float32", "cpu", "no", "48 B", "0", "11", "5.5", "3.452"]
+    (svg,) = tree.find("svg", "tensorview-histogram")
+    assert int(svg["width"]) > 0 and int(svg["height"]) > 0 and svg["fill"] == "currentColor"
+    assert len(tree.find("rect")) == 12  # twelve evenly spread values, twelve non-empty bins of 24
+    (img,) = tree.find("img", "tensorview-thumbnail")
+    assert int(img["width"]) > 0 and int(img["height"]) > 0
+    png = base64.b64decode(img["src"].removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[16:24] == (4).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    assert "".join(tree.text["tensorview-values"]) == np.array2string(t.numpy())
+
+
+def test_html_escapes_text(display, monkeypatch):
+    _, html = display
+    monkeypatch.setattr(summary_module, "_note", lambda t: "<script>alert(1)</script>")
+    markup = html(torch.ones(2))
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+
+
+def test_settings_are_read_at_display_time(display, settings):
+    plain, html = display
+    t = torch.arange(8.0)
+    settings.histogram_bins = 4
+    assert plain(t).splitlines()[0].endswith("· ████")
+    settings.stats = False
+    assert plain(t).splitlines()[0] == "Tensor (8,) float32 cpu · 32 B"
+    settings.thumbnail = False
+    assert not Tree(html(torch.ones(4, 4))).find("img")
+    settings.html = False
+    assert html(t) is None
+    settings.formatters = False
+    assert plain(t) == repr(t)
+
+
+def test_thumbnail_size_setting(display, settings):
+    _, html = display
+    settings.thumbnail_size = 8
+    (img,) = Tree(html(torch.randn(100, 30))).find("img", "tensorview-thumbnail")
+    assert img["alt"] == "thumbnail, 8x8 samples"
+
+
+def test_a_failing_display_falls_back_to_torch_repr(display, monkeypatch):
+    plain, html = display
+
+    def broken(summary):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(formatters_module, "render_text", broken)
+    monkeypatch.setattr(formatters_module, "render_html", lambda *a: broken(a))
+    t = torch.ones(2)
+    assert plain(t) == repr(t) + "\n(ipython_tensorview could not display this tensor: RuntimeError: boom)"
+    assert html(t) is None
+
+
+def test_the_cache_keeps_no_tensor_alive(display):
+    plain, _ = display
+    t = torch.ones(1000)
+    plain(t)
+    reference = summary_module._last[0]
+    del t
+    gc.collect()
+    assert reference() is None
+
+
+def test_in_place_change_is_seen_by_the_next_display(display):
+    plain, _ = display
+    t = torch.zeros(3)
+    assert "max 0" in plain(t)
+    t[0] = 9
+    assert "max 9" in plain(t)
+
+
+def test_unregister_restores_previous_printers(settings):
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+
+    def previous_by_type(obj, p, cycle):
+        p.text("previous")
+
+    def previous_html_by_name(obj):
+        return "<b>previous</b>"
+
+    plain.for_type(torch.Tensor, previous_by_type)
+    html.for_type_by_name("torch", "Tensor", previous_html_by_name)
+    before = (dict(plain.type_printers), dict(plain.deferred_printers), dict(html.type_printers),
+              dict(html.deferred_printers))
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    assert plain(torch.ones(1)).startswith("Tensor (1,)")
+    assert html(torch.ones(1)).startswith('<div class="tensorview"')
+    printers.unregister()
+    after = (dict(plain.type_printers), dict(plain.deferred_printers), dict(html.type_printers),
+             dict(html.deferred_printers))
+    assert after == before
+    assert plain(torch.ones(1)) == "previous"
+
+
+def test_register_by_name_when_torch_is_not_imported():
+    code = textwrap.dedent(
+        """
+        import sys
+        from IPython.core.formatters import PlainTextFormatter, HTMLFormatter
+        from ipython_tensorview.config import TensorView
+        from ipython_tensorview.formatters import TensorFormatters
+        plain, html = PlainTextFormatter(), HTMLFormatter()
+        printers = TensorFormatters(TensorView())
+        printers.register(plain, html)
+        assert "torch" not in sys.modules
+        assert ("torch", "Tensor") in plain.deferred_printers
+        import torch
+        assert plain(torch.ones(1)).startswith("Tensor (1,) float32")
+        assert torch.Tensor in plain.type_printers  # IPython moved ours on first use
+        printers.unregister()
+        assert torch.Tensor not in plain.type_printers
+        assert ("torch", "Tensor") not in plain.deferred_printers
+        assert plain(torch.ones(1)) == "tensor([1.])"
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_in_a_shell_load_display_unload(shell, capsys):
+    plain = shell.display_formatter.formatters["text/plain"]
+    html = shell.display_formatter.formatters["text/html"]
+    before = (dict(plain.type_printers), dict(plain.deferred_printers), dict(html.type_printers),
+              dict(html.deferred_printers))
+    shell.run_line_magic("load_ext", "ipython_tensorview")
+    shell.run_line_magic("reload_ext", "ipython_tensorview")
+    ours = [p for p in plain.type_printers.values() if getattr(p, "__self__", None).__class__ is TensorFormatters]
+    assert len(ours) == 3  # Tensor, Parameter and NestedTensor, once each
+    shell.user_ns["shown"] = torch.arange(4.0)
+    shell.run_cell("shown", store_history=True)
+    out = capsys.readouterr().out
+    assert "Tensor (4,) float32 cpu · 16 B · min 0 max 3" in out and "[0. 1. 2. 3.]" in out
+    shell.run_line_magic("config", "TensorView.stats = False")
+    shell.run_cell("shown", store_history=True)
+    assert "Tensor (4,) float32 cpu · 16 B\n" in capsys.readouterr().out
+    shell.run_line_magic("unload_ext", "ipython_tensorview")
+    shell.config.TensorView.pop("stats")
+    del shell.user_ns["shown"]
+    after = (dict(plain.type_printers), dict(plain.deferred_printers), dict(html.type_printers),
+             dict(html.deferred_printers))
+    assert after == before
+
+
+def _peak_rss_growth(action):
+    """Peak resident memory added while ``action`` runs, in bytes (Linux: VmHWM reset via clear_refs)."""
+
+    def status(field):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    start = status("VmRSS:")
+    action()
+    return status("VmHWM:") - start
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_displaying_a_large_tensor_makes_no_full_size_copy(display):
+    plain, html = display
+    t = torch.randn(50_000_000)  # 200 MB
+    plain(torch.ones(3))  # warm up the code paths
+    growth = _peak_rss_growth(lambda: (plain(t), html(t)))
+    assert growth < 24 * 2**20, f"display grew peak memory by {growth / 2**20:.1f} MiB"
+    bf16 = t.to(torch.bfloat16)
+    growth = _peak_rss_growth(lambda: plain(bf16))
+    assert growth < 24 * 2**20, f"bfloat16 display grew peak memory by {growth / 2**20:.1f} MiB"
