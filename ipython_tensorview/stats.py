@@ -115,7 +115,7 @@ class _Workspace:
         self.dtype = _work_dtype(torch.float32 if t.is_complex() else t.dtype)
         self.values = torch.empty(size, dtype=self.dtype, device=t.device)
         self.scratch = torch.empty(size, dtype=self.dtype, device=t.device)
-        self.index = torch.empty(size, dtype=torch.int64, device=t.device)
+        self.index = torch.empty(size, dtype=torch.int32, device=t.device)  # half the traffic of int64
 
     def real_values(self, piece):
         """The chunk as real numbers: upcast low precision, magnitude of complex (into the buffer)."""

@@ -180,7 +180,7 @@ def cached(t, settings: TensorView) -> Summary:
         return summarize(t, settings)
     key = (
         version,
-        t.data_ptr() if t.layout == _torch().strided and not t.is_nested and not t.is_meta else None,
+        t.data_ptr() if type(t) is _torch().Tensor and t.layout == _torch().strided and not t.is_meta else None,
         repr(sorted(np.get_printoptions().items(), key=lambda kv: kv[0])),
         tuple(settings.trait_values().items()),
     )

@@ -1,0 +1,79 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from ipython_tensorview.thumbnail import image_layout, png, thumbnail_rgba
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    """A minimal reader for the PNGs png() writes: one IDAT, RGBA8, filter 0 on every row."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks[kind] = body
+        position += 12 + length
+    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert (depth, colour) == (8, 6)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, 1 + width * 4)
+    assert (rows[:, 0] == 0).all()
+    return rows[:, 1:].reshape(height, width, 4)
+
+
+@pytest.mark.parametrize(
+    "shape, layout",
+    [((5, 7), "heatmap"), ((3, 32, 32), "chw"), ((32, 32, 3), "hwc"), ((1, 8, 8), "chw"), ((8, 8, 4), "hwc"),
+     ((5, 6, 7), None), ((4,), None), ((2, 3, 4, 5), None), ((0, 4), None)],
+)
+def test_image_layout(shape, layout):
+    assert image_layout(shape) == layout
+
+
+def test_png_round_trip():
+    rgba = np.random.default_rng(0).integers(0, 256, (5, 9, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(_decode_png(png(rgba)), rgba)
+
+
+def test_heatmap_is_strided_down_on_the_device():
+    t = torch.arange(1000 * 500, dtype=torch.float32).reshape(1000, 500)
+    rgba = thumbnail_rgba(t, 64)
+    assert rgba.shape == (63, 63, 4)  # every 16th row and 8th column
+    assert (rgba[..., 3] == 255).all()
+    # viridis runs from dark purple (smallest) to yellow (largest)
+    np.testing.assert_array_equal(rgba[0, 0, :3], [68, 1, 84])
+    np.testing.assert_array_equal(rgba[-1, -1, :3], [253, 231, 37])
+
+
+def test_non_finite_pixels_are_transparent():
+    t = torch.tensor([[0.0, float("nan")], [float("inf"), 1.0]])
+    rgba = thumbnail_rgba(t, 8)
+    assert rgba[0, 1, 3] == 0 and rgba[1, 0, 3] == 0 and rgba[0, 0, 3] == 255
+
+
+def test_uint8_images_keep_their_pixels():
+    hwc = torch.randint(0, 256, (6, 5, 3), dtype=torch.uint8)
+    rgba = thumbnail_rgba(hwc, 64)
+    np.testing.assert_array_equal(rgba[..., :3], hwc.numpy())
+    assert (rgba[..., 3] == 255).all()
+    chw = hwc.permute(2, 0, 1)
+    np.testing.assert_array_equal(thumbnail_rgba(chw, 64), rgba)
+
+
+def test_unit_float_images_are_scaled_to_bytes():
+    image = torch.tensor([[[0.0, 1.0], [0.5, 0.25]]])  # one channel, C,H,W
+    rgba = thumbnail_rgba(image, 8)
+    np.testing.assert_array_equal(rgba[..., 0], [[0, 255], [128, 64]])
+    np.testing.assert_array_equal(rgba[..., 0], rgba[..., 2])
+
+
+def test_no_thumbnail_for_other_shapes_or_kinds():
+    assert thumbnail_rgba(torch.ones(10), 8) is None
+    assert thumbnail_rgba(torch.eye(3).to_sparse(), 8) is None
+    assert thumbnail_rgba(torch.ones(3, 3, dtype=torch.complex64), 8) is None
