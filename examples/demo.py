@@ -12,11 +12,13 @@ warnings.filterwarnings("ignore", category=UserWarning)  # torch's "beta layout"
 
 CELLS = [
     "%load_ext ipython_tensorview",
-    "import torch\nw = torch.arange(12.0).reshape(3, 4)",
+    "import torch\nw = torch.arange(12.0).reshape(3, 4)\nw",
+    "x = torch.randn(1000, 1000)\nx[0, :3] = float('nan')\nx.requires_grad_()",
     "a = %np w",
     "w[0, 0] = 100.0   # an in-place write to the tensor...\na[0, 0]            # ...shows in the array",
     "%np -c w",
     "h = torch.randn(2, 3, requires_grad=True).to(torch.bfloat16)\n%np -q -o h_np h\nh_np.dtype",
+    "torch.nn.Linear(4, 2).weight",
     "%np torch.tensor([1 + 2j, 3 - 1j]).conj()",
     "%np torch.eye(3).to_sparse()",
     "%config TensorView.copy = 'auto'\n%np w",

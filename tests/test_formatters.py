@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+from conftest import CUDA
 from kinds import KINDS
 
 from ipython_tensorview import formatters as formatters_module
@@ -291,3 +292,18 @@ def test_displaying_a_large_tensor_makes_no_full_size_copy(display):
     bf16 = t.to(torch.bfloat16)
     growth = _peak_rss_growth(lambda: plain(bf16))
     assert growth < 24 * 2**20, f"bfloat16 display grew peak memory by {growth / 2**20:.1f} MiB"
+
+
+@CUDA
+def test_cuda_display_moves_only_the_part_shown(display):
+    plain, html = display
+    t = torch.randn(4096, 4096, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    text = plain(t)
+    html(t)
+    extra = torch.cuda.max_memory_allocated() - before
+    assert text.startswith("Tensor (4096, 4096) float32 cuda:0 · 64.0 MiB · min ")
+    assert extra < 16 * 2**20, f"stats took {extra / 2**20:.1f} MiB of GPU memory"
+    assert text.split("\n", 1)[1] == np.array2string(t.cpu().numpy())
