@@ -1,0 +1,128 @@
+"""Checks on a real accelerator: conversion of every kind of tensor, and the display of a huge one.
+
+Run on a CUDA machine (under 5 minutes on one GPU):   python benchmarks/gpu_check.py
+Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_check.py --device cpu --gib 0.25
+
+1. Every kind of tensor the engine converts (tests/kinds.py), put on the device: the values must equal
+   the CPU reference, the steps must name the device and the array must not share memory with it.
+2. Displaying a float32 tensor of --gib GiB (text and HTML, as Jupyter asks for both): time, host memory
+   growth (resident set, and its peak during the display) and the peak extra device memory the
+   statistics took; the same for lovely-tensors when installed, side by side.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from kinds import KINDS, reference  # noqa: E402
+
+from ipython_tensorview import TensorConversionError, convert  # noqa: E402
+from ipython_tensorview.config import TensorView  # noqa: E402
+from ipython_tensorview.formatters import TensorFormatters  # noqa: E402
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+
+
+def check_conversions(device: str) -> bool:
+    print(f"1. conversion of every kind on {device}")
+    failures = 0
+    for kind in KINDS:
+        if kind.error:
+            continue
+        try:
+            tensor = kind.make().to(device)
+        except (RuntimeError, NotImplementedError, TypeError) as e:
+            print(f"  skip  {kind.name}: torch cannot put it on {device} ({str(e).splitlines()[0][:70]})")
+            continue
+        try:
+            result = convert(tensor)
+            problems = []
+            if not np.array_equal(result.array, reference(kind, tensor.cpu()), equal_nan=True):
+                problems.append("values differ")
+            if device != "cpu" and not any(str(tensor.device) in step for step in result.steps):
+                problems.append(f"no step names {tensor.device}")
+            if device != "cpu" and result.shares_memory:
+                problems.append("claims to share memory")
+        except TensorConversionError as e:
+            problems = [f"TensorConversionError: {e}"]
+        failures += bool(problems)
+        print(f"  {'FAIL' if problems else 'ok  '}  {kind.name}: {'; '.join(problems) or result}")
+    print(f"  {failures} failure(s)\n")
+    return failures == 0
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def measure_display(name: str, show, t, device: str) -> None:
+    """Time, host memory and device memory of one display."""
+    _synchronize(device)
+    on_gpu = device.startswith("cuda")
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
+        gpu_before = torch.cuda.memory_allocated()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    rss_before = _status("VmRSS:")
+    started = time.perf_counter()
+    shown = show(t)
+    _synchronize(device)
+    seconds = time.perf_counter() - started
+    rss_after, rss_peak = _status("VmRSS:"), _status("VmHWM:")
+    gpu = ""
+    if on_gpu:
+        gpu = f", device memory peak extra {(torch.cuda.max_memory_allocated() - gpu_before) / 2**20:.1f} MiB"
+    print(f"  {name:28} {seconds * 1e3:8.0f} ms, host RSS +{(rss_after - rss_before) / 2**20:.1f} MiB "
+          f"(peak +{(rss_peak - rss_before) / 2**20:.1f} MiB){gpu}")
+    print(f"  {'':28} {shown.splitlines()[0][:150]}")
+
+
+def check_display(device: str, gib: float) -> None:
+    elements = int(gib * 2**30 / 4)
+    print(f"2. display of a {gib:g} GiB float32 tensor ({elements:,} elements) on {device}")
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    TensorFormatters(TensorView()).register(plain, html)
+    t = torch.randn(elements, device=device)
+    small = torch.randn(1000, device=device)
+    plain(small), html(small)  # warm-up: first kernel launches, imports
+    _synchronize(device)
+    measure_display("t.sum() (one pass)", lambda x: repr(x.sum().item()), t, device)
+    measure_display("this extension: text + html", lambda x: (html(x), plain(x))[1], t, device)
+    measure_display("repr(t) (torch)", repr, t, device)
+    try:
+        import lovely_tensors
+    except ImportError:
+        print("  lovely-tensors: not installed")
+    else:
+        str(lovely_tensors.lovely(small))
+        measure_display(f"lovely-tensors {lovely_tensors.__version__}", lambda x: str(lovely_tensors.lovely(x)), t,
+                        device)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, mps or cpu")
+    parser.add_argument("--gib", type=float, default=8.0, help="size of the displayed tensor (default 8)")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("no CUDA device here: run with --device cpu --gib 0.25")
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
+    print(f"torch {torch.__version__} on {name}\n")
+    ok = check_conversions(args.device)
+    check_display(args.device, args.gib)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
