@@ -17,10 +17,10 @@ import numpy as np
 from .config import TensorView
 from .convert import convert
 from .stats import Stats, tensor_stats
-from .tensor_kinds import TensorConversionError, _is_raw, _raw_carrier, dtype_name, plain_tensor, shape_of
+from .tensor_kinds import TensorConversionError, dtype_name, is_raw_dtype, plain_tensor, raw_carrier, shape_of
 
 # conversion settings for what is displayed: always a private copy, bfloat16/float8 shown as float32
-_DISPLAY = TensorView(copy="always")
+DISPLAY_SETTINGS = TensorView(copy="always")
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def grad_state(t) -> str:
 def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
     """The small array NumPy needs to print ``t`` as it would print the whole, and whether it summarises."""
     torch = _torch()
-    if _is_raw(dtype_name(t.dtype)):
-        t = t.view(_raw_carrier(t.dtype))  # torch cannot index these dtypes; their bytes are shown
+    if is_raw_dtype(t.dtype):
+        t = t.view(raw_carrier(t.dtype))  # torch cannot index these dtypes; their bytes are shown
     if t.layout not in (torch.strided, torch.sparse_coo):
         t = t.to_sparse_coo()  # compressed layouts cannot be indexed; COO can, without densifying
     summarise = t.numel() > threshold
@@ -74,7 +74,7 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
                 # first edgeitems, one that NumPy's "..." stands for, last edgeitems
                 keep = [*range(edgeitems + 1), *range(size - edgeitems, size)]
                 t = t.index_select(dim, torch.tensor(keep, device=t.device))
-    return convert(t, settings=_DISPLAY).array, summarise
+    return convert(t, settings=DISPLAY_SETTINGS).array, summarise
 
 
 def values_text(t) -> str:
@@ -115,7 +115,7 @@ def _note(t) -> str:
     if t.dtype == torch.bool and t.numel():
         true = int(t.count_nonzero())
         return f"bool: {true} of {t.numel()} true ({true / t.numel():.1%})"
-    if _is_raw(name):
+    if is_raw_dtype(t.dtype):
         return f"{name}: packed bits, shown as raw bytes; no statistics"
     if t.is_quantized:
         return f"quantized {name}: statistics of the dequantized values"
@@ -127,7 +127,7 @@ def _note(t) -> str:
 def _stats_source(t):
     """The strided tensor whose values the statistics describe, or None."""
     torch = _torch()
-    if t.is_nested or t._is_zerotensor() or t.dtype == torch.bool or _is_raw(dtype_name(t.dtype)):
+    if t.is_nested or t._is_zerotensor() or t.dtype == torch.bool or is_raw_dtype(t.dtype):
         return None
     if t.layout == torch.sparse_coo:
         return t._values()

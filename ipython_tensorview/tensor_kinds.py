@@ -32,36 +32,38 @@ def _torch():
     return sys.modules["torch"]
 
 
-# torch dtype name -> float upcast that NumPy holds exactly (or the ml_dtypes type, with ml_dtypes=True)
-_LOW_PRECISION_FLOATS = (
-    "bfloat16",
-    "float8_e4m3fn",
-    "float8_e4m3fnuz",
-    "float8_e5m2",
-    "float8_e5m2fnuz",
-    "float8_e8m0fnu",
-)
-# dtypes NumPy has no type for and torch cannot convert: their bytes are returned as unsigned integers
-_RAW_PREFIXES = ("uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
-                 "int1", "int2", "int3", "int4", "int5", "int6", "int7", "bits", "float4_e2m1fn_x2")
+# floats NumPy lacks: upcast to float32 (exact), or kept as ml_dtypes' types with ml_dtypes=True
+_LOW_PRECISION_FLOATS = {
+    "bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
+}
+# sub-byte and packed dtypes torch can neither copy nor convert (and every "bits*"): their raw bytes
+_RAW = {
+    "uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
+    "int1", "int2", "int3", "int4", "int5", "int6", "int7", "float4_e2m1fn_x2",
+}
 _NATIVE = {
     "bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128",
 }
-
-
 _UNWRAP_GRAD = "unwrap torch.func.grad"
 
 
-def _is_raw(name: str) -> bool:
-    return name in _RAW_PREFIXES or name.startswith("bits")
+def is_raw_dtype(dtype) -> bool:
+    """True for dtypes whose elements are shown and converted as raw bytes."""
+    name = dtype_name(dtype)
+    return name in _RAW or name.startswith("bits")
+
+
+def raw_carrier(dtype):
+    """The unsigned integer dtype of the same size that carries a raw dtype's bytes."""
+    return _torch().uint16 if dtype.itemsize == 2 else _torch().uint8
 
 
 def _host_dtype(dtype, ml_dtypes: bool):
     """The torch dtype the host copy must have, and the ml_dtypes NumPy type to view it as (or None)."""
     torch = _torch()
     name = dtype_name(dtype)
-    if name in _NATIVE or _is_raw(name):
+    if name in _NATIVE or is_raw_dtype(dtype):
         return dtype, None
     if name in _LOW_PRECISION_FLOATS:
         if ml_dtypes:
@@ -73,9 +75,6 @@ def _host_dtype(dtype, ml_dtypes: bool):
         return torch.complex64, None
     raise TensorConversionError(f"tensor of dtype {name} has no NumPy equivalent")
 
-
-def _raw_carrier(dtype):
-    return _torch().uint16 if dtype.itemsize == 2 else _torch().uint8
 
 
 def _describe(t) -> str:
@@ -194,9 +193,9 @@ def tensor_to_array(t, *, ml_dtypes: bool = False) -> tuple[np.ndarray, list[str
         t = _to_strided(t, steps)
         target, numpy_view = _host_dtype(t.dtype, ml_dtypes)
         name = dtype_name(t.dtype)
-        if _is_raw(name) or numpy_view is not None:
+        if is_raw_dtype(t.dtype) or numpy_view is not None:
             # torch cannot copy or print these; their bytes travel as unsigned integers
-            t = t.view(_raw_carrier(t.dtype))
+            t = t.view(raw_carrier(t.dtype))
             target = t.dtype
             if numpy_view is None:
                 steps.append(f"{name} -> raw bytes ({dtype_name(t.dtype)})")
@@ -227,7 +226,7 @@ def conversion_copies(t, *, ml_dtypes: bool = False) -> bool:
     if t.device.type != "cpu" or t.is_conj() or t.is_neg() or t._is_zerotensor():
         return True
     name = dtype_name(t.dtype)
-    return not (name in _NATIVE or _is_raw(name) or (ml_dtypes and name in _LOW_PRECISION_FLOATS))
+    return not (name in _NATIVE or is_raw_dtype(t.dtype) or (ml_dtypes and name in _LOW_PRECISION_FLOATS))
 
 
 def plain_tensor(t):

@@ -14,7 +14,8 @@ import zlib
 import numpy as np
 
 from .convert import convert
-from .summary import _DISPLAY
+from .summary import DISPLAY_SETTINGS
+from .tensor_kinds import is_raw_dtype
 
 # viridis at ten evenly spaced points: perceptually uniform, readable on light and dark backgrounds
 _VIRIDIS = np.array(
@@ -44,7 +45,7 @@ def image_layout(shape: tuple[int, ...]) -> str | None:
 def thumbnail_rgba(t, size: int) -> np.ndarray | None:
     """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies."""
     torch = sys.modules["torch"]
-    if t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta:
+    if t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta or is_raw_dtype(t.dtype):
         return None
     layout = image_layout(tuple(t.shape))
     if layout is None:
@@ -53,7 +54,7 @@ def thumbnail_rgba(t, size: int) -> np.ndarray | None:
     steps = [1] * t.dim()
     steps[height_dim] = math.ceil(t.shape[height_dim] / size)
     steps[width_dim] = math.ceil(t.shape[width_dim] / size)
-    sample = convert(t[tuple(slice(None, None, s) for s in steps)], settings=_DISPLAY).array
+    sample = convert(t[tuple(slice(None, None, s) for s in steps)], settings=DISPLAY_SETTINGS).array
     if layout == "heatmap":
         return _colormap(_normalise(sample.astype(np.float64)))
     if layout == "chw":

@@ -3,14 +3,13 @@ import gc
 import subprocess
 import sys
 import textwrap
-import zlib
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 import torch
-from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 from conftest import CUDA
+from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 from kinds import KINDS
 
 from ipython_tensorview import formatters as formatters_module
