@@ -116,12 +116,12 @@ def _unwrap(t, steps: list[str]):
             f"{_describe(t)} holds no data: it only records shape and dtype for tracing; "
             "convert a real tensor"
         )
-    if type(t) is not torch.Tensor and t.layout == torch.strided and not t.is_meta and not _has_data(t):
-        raise TensorConversionError(
-            f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
-            "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
-        )
     if type(t) is not torch.Tensor:
+        if t.layout == torch.strided and not t.is_meta and not _has_data(t):
+            raise TensorConversionError(
+                f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
+                "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
+            )
         subclass = type(t)
         with torch._C.DisableTorchFunctionSubclass():
             t = t.as_subclass(torch.Tensor)
