@@ -182,7 +182,7 @@ def cached(t, settings: TensorView) -> Summary:
         version,
         t.data_ptr() if type(t) is _torch().Tensor and t.layout == _torch().strided and not t.is_meta else None,
         repr(sorted(np.get_printoptions().items(), key=lambda kv: kv[0])),
-        tuple(settings.trait_values().items()),
+        tuple(settings.trait_values(config=True).items()),
     )
     if _last is not None:
         ref, last_key, summary = _last
