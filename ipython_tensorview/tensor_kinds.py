@@ -160,9 +160,9 @@ def _to_strided(t, steps: list[str]):
         quantized = dtype_name(t.dtype)
         t = t.dequantize()
         steps.append(f"{quantized} -> dequantized {dtype_name(t.dtype)}")
-    elif t._is_zerotensor():
+    elif t._is_zerotensor():  # no data to move: the zeros are made on the host
+        steps.append("ZeroTensor -> zeros" if t.device.type == "cpu" else f"ZeroTensor on {t.device} -> zeros on cpu")
         t = torch.zeros(t.shape, dtype=t.dtype)
-        steps.append("ZeroTensor -> zeros")
     return t
 
 
