@@ -50,7 +50,6 @@ class TensorView(Configurable):
         the CPU) instead of upcasting them to float32.""",
     ).tag(config=True)
 
-
     formatters = Bool(
         True,
         help="""Display tensors as NumPy arrays with a header of facts and statistics. When off,

@@ -40,7 +40,8 @@ class TensorFormatters:
 
     def __init__(self, settings: TensorView):
         self.settings = settings
-        self._replaced: list[tuple] = []  # (formatter, key, cls, printer, previous type printer, previous deferred)
+        # (formatter, (module, name), our printer, previous type printer, previous deferred printer)
+        self._replaced: list[tuple] = []
 
     def text(self, obj, p, cycle) -> None:
         """IPython pretty-printer for text/plain."""

@@ -38,8 +38,7 @@ def facts(summary: Summary) -> list[tuple[str, str]]:
         of = f"{stats.of} " if stats.of else ""
         if stats.count:
             rows += [(f"{of}{name}", number(getattr(stats, name))) for name in ("min", "max", "mean", "std")]
-        rows += [(label, str(n)) for label, n in (("nan", stats.nan), ("+inf", stats.posinf), ("-inf", stats.neginf))
-                 if n]
+        rows += [(label, str(n)) for label, n in stats.non_finite()]
         if stats.sampled_from:
             rows.append(("stats", f"≈ sample of {stats.sampled_from:,}"))
     return rows

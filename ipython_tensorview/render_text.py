@@ -42,8 +42,8 @@ def stats_fields(stats: Stats) -> list[str]:
             f"{of}min {number(stats.min)} max {number(stats.max)} "
             f"mean {number(stats.mean)} std {number(stats.std)}"
         )
-    counts = [f"{name} {n}" for name, n in (("nan", stats.nan), ("+inf", stats.posinf), ("-inf", stats.neginf)) if n]
-    fields += [" ".join(counts)] if counts else []
+    counts = " ".join(f"{label} {n}" for label, n in stats.non_finite())
+    fields += [counts] if counts else []
     if stats.sampled_from:
         fields.append(f"≈ sample of {stats.count + stats.nan + stats.posinf + stats.neginf:,} of {stats.sampled_from:,}")
     return fields

@@ -42,6 +42,10 @@ class Stats:
     of: str = ""  # what the values are: "" for the elements, "|z|" for complex magnitudes
     sampled_from: int = 0  # the element count the sample was drawn from; 0 when exact
 
+    def non_finite(self) -> list[tuple[str, int]]:
+        """("nan", n), ("+inf", n), ("-inf", n) for the counts that are not zero."""
+        return [(label, n) for label, n in (("nan", self.nan), ("+inf", self.posinf), ("-inf", self.neginf)) if n]
+
 
 def _torch():
     return sys.modules["torch"]
@@ -60,8 +64,8 @@ def strided_sample(t, max_elements: int):
     """A view of about ``max_elements`` elements: every k-th along each dimension, from mid-stride.
 
     The factor to shed is spread evenly over the dimensions (smallest first, so what a short dimension
-    cannot shed passes to the longer ones), and each stride starts
-    half a step in, so that a sample of a trend is not biased towards its beginning.
+    cannot shed passes to the longer ones), and each stride starts half a step in, so that a sample of
+    a trend is not biased towards its beginning.
     """
     factor = t.numel() / max_elements
     steps = [1] * t.dim()

@@ -76,7 +76,6 @@ def _host_dtype(dtype, ml_dtypes: bool):
     raise TensorConversionError(f"tensor of dtype {name} has no NumPy equivalent")
 
 
-
 def _describe(t) -> str:
     return f"{type(t).__name__} of shape {tuple(t.shape)} and dtype {dtype_name(t.dtype)}"
 
