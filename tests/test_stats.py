@@ -33,12 +33,8 @@ def _assert_matches(result, t, bins=24):
         scale = max(1.0, abs(finite).max())
         assert math.isclose(result.mean, finite.mean(), rel_tol=1e-5, abs_tol=1e-6 * scale)
         assert math.isclose(result.std, finite.std(), rel_tol=1e-4, abs_tol=1e-6 * scale)
-        expected, _ = np.histogram(finite, bins=bins, range=(finite.min(), finite.max()) if finite.max() > finite.min()
-                                   else None)
-        assert sum(result.histogram) == finite.size
-        if finite.max() > finite.min():
-            # bin edges of float32 arithmetic may move a value sitting on an edge by one bin
-            assert np.abs(np.array(result.histogram) - expected).sum() <= 0.01 * finite.size + 2
+        # NumPy's own bins: the same edges, and the same bin for a value sitting on an edge
+        assert result.histogram == _numpy_histogram(finite, bins)
 
 
 @st.composite
@@ -104,7 +100,7 @@ def test_all_non_finite():
 def test_constant_tensor_fills_one_bin():
     result = tensor_stats(torch.full((10,), 3.0), bins=4)
     assert (result.min, result.max, result.mean, result.std) == (3.0, 3.0, 3.0, 0.0)
-    assert result.histogram == (10, 0, 0, 0)
+    assert result.histogram == (0, 0, 10, 0)  # as np.histogram: the range widened to [2.5, 3.5]
 
 
 def test_stats_do_not_apply_to_bool_raw_or_empty():
@@ -151,3 +147,150 @@ def test_strided_sample_is_a_view_near_the_target(shape):
     else:
         assert 100 / 8 <= sample.numel() <= 2 * 100
     assert sample.untyped_storage().data_ptr() == t.untyped_storage().data_ptr()
+
+
+# ---- exactness across the whole range of every dtype ----
+
+_FLOAT_EXPONENTS = {  # decimal exponents a dtype's finite values span, subnormals included
+    torch.float64: (-320, 308), torch.float32: (-44, 38), torch.bfloat16: (-40, 38),
+    torch.float16: (-7, 4), torch.float8_e4m3fn: (-2, 2), torch.float8_e5m2: (-4, 4),
+}
+_INTEGER_DTYPES = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.uint16, torch.uint32,
+                   torch.uint64]
+
+
+def _exact_reference(values):
+    """count, min, max, mean and std of a list of finite numbers, computed exactly with fractions."""
+    from fractions import Fraction
+
+    exact = [Fraction(v) for v in values]
+    n = len(exact)
+    mean = sum(exact) / n
+    variance = sum((v - mean) ** 2 for v in exact) / n
+    shift = 0  # the square root of a variance beyond float64, by halving the exponent
+    while variance > 2**1000:
+        variance, shift = variance / 4**100, shift + 100
+    while 0 < variance < 2**-1000:
+        variance, shift = variance * 4**100, shift - 100
+    return n, min(values), max(values), float(mean), math.ldexp(math.sqrt(variance), shift)
+
+
+@st.composite
+def ranged_tensors(draw):
+    """Tensors anywhere in a dtype's range: subnormal to near-overflow, centred or far from zero."""
+    dtype = draw(st.sampled_from([*_FLOAT_EXPONENTS, *_INTEGER_DTYPES]))
+    n = draw(st.integers(1, 120))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    if dtype.is_floating_point:
+        low_exp, high_exp = _FLOAT_EXPONENTS[dtype]
+        exponent = draw(st.integers(low_exp, high_exp))
+        spread = 10.0**exponent
+        offset = spread * draw(st.sampled_from([0, 1, 10, 1e3, 1e6])) * draw(st.sampled_from([1, -1]))
+        info = torch.finfo(dtype)
+        values = (torch.randn(n, generator=g, dtype=torch.float64) * spread + offset).clamp(-info.max, info.max)
+        extremes = draw(st.lists(st.sampled_from([info.max, -info.max, info.tiny, info.smallest_normal / 8]),
+                                 max_size=2))
+        values = torch.cat([values, torch.tensor(extremes, dtype=torch.float64)]).to(dtype)
+    else:
+        info = torch.iinfo(dtype)
+        width = min(draw(st.sampled_from([10, 2**20, info.max - info.min])), info.max - info.min)
+        start = draw(st.integers(info.min, info.max - width))
+        values = torch.randint(0, 2**62, (n,), generator=g, dtype=torch.int64)
+        python_values = [start + (v % (width + 1)) for v in values.tolist()]
+        python_values += draw(st.lists(st.sampled_from([info.min, info.max]), max_size=2))
+        if dtype == torch.uint64:  # torch.tensor() cannot take Python ints above 2**63
+            values = torch.from_numpy(np.array(python_values, dtype=np.uint64))
+        else:
+            values = torch.tensor(python_values, dtype=dtype)
+    return values
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18]))
+def test_statistics_are_exact_across_each_dtypes_range(t, chunk):
+    import warnings
+
+    previous = stats_module.CHUNK_ELEMENTS["cpu"]
+    stats_module.CHUNK_ELEMENTS["cpu"] = chunk
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing may reach the user's cell
+            result = tensor_stats(t)
+    finally:
+        stats_module.CHUNK_ELEMENTS["cpu"] = previous
+    python_values = t.tolist() if not t.dtype.is_floating_point else t.to(torch.float64).tolist()
+    count, low, high, mean, std = _exact_reference(python_values)
+    assert (result.count, result.min, result.max) == (count, low, high)
+    assert type(result.min) is type(low)
+    assert math.isfinite(result.mean) and math.isfinite(result.std)
+    tolerance = 1e-9 if t.dtype in (torch.float64, *_INTEGER_DTYPES) else 1e-5
+    scale = max(abs(low), abs(high))
+    assert math.isclose(result.mean, mean, rel_tol=tolerance, abs_tol=tolerance * scale * 1e-3)
+    assert math.isclose(result.std, std, rel_tol=tolerance, abs_tol=tolerance * scale * 1e-3)
+    finite = np.array(python_values, dtype=np.float64)
+    assert result.histogram == _numpy_histogram(finite, 24)
+
+
+def _numpy_histogram(finite, bins):
+    """What np.histogram counts: with its own equal bins where it can make them, else with our edges
+    (beyond float64's range for high - low); one value sits in the middle bin of NumPy's widened range."""
+    if finite.min() == finite.max():
+        return tuple(finite.size if i == bins // 2 else 0 for i in range(bins))
+    edges = stats_module.bin_edges(float(finite.min()), float(finite.max()), bins)
+    with np.errstate(all="ignore"):
+        if np.isfinite(finite.max() - finite.min()) and (np.diff(edges) > 0).all():
+            np.testing.assert_array_equal(edges, np.histogram_bin_edges(finite, bins))
+            return tuple(np.histogram(finite, bins)[0].tolist())
+    return tuple(np.histogram(finite, bins=edges)[0].tolist())
+
+
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        ([1e300, 1e300, 1e300], torch.float64),
+        ([1e308, 1.5e308], torch.float64),
+        ([-1e308, 1e308], torch.float64),
+        ([-1.7976931348623157e308, 1.7976931348623157e308, 0.0], torch.float64),
+        ([5e-324, 1e-323, 1.5e-323], torch.float64),
+        ([1e-310, 3e-310], torch.float64),
+        ([-3.3e38, 3.3e38, 1.0], torch.bfloat16),
+        ([3.4e38, 3.4e38], torch.float32),
+        ([1e-45, 3e-45], torch.float32),
+        ([65504.0, -65504.0, 6e-8], torch.float16),
+        ([448.0, -448.0], torch.float8_e4m3fn),
+        ([1e8 + 1, 1e8 + 2, 1e8 + 3], torch.float64),
+        ([1000.5, 1000.25, 1000.75], torch.float16),
+    ],
+)
+def test_edges_of_the_float_range(values, dtype):
+    import warnings
+
+    t = torch.tensor(values, dtype=torch.float64).to(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tensor_stats(t)
+    count, low, high, mean, std = _exact_reference(t.to(torch.float64).tolist())
+    assert (result.count, result.min, result.max) == (count, low, high)
+    # exact to float64 rounding; where values cancel, to that rounding of the largest magnitude
+    scale = max(abs(low), abs(high))
+    assert math.isclose(result.mean, mean, rel_tol=1e-6, abs_tol=1e-12 * scale)
+    assert math.isclose(result.std, std, rel_tol=1e-6, abs_tol=1e-12 * scale)
+    assert sum(result.histogram) == count
+
+
+def test_integer_extremes_are_exact():
+    t = torch.from_numpy(np.array([2**64 - 1, 0, 2**63], dtype=np.uint64))
+    result = tensor_stats(t)
+    assert (result.min, result.max) == (0, 2**64 - 1)
+    signed = tensor_stats(torch.tensor([-(2**63), 2**63 - 1, 5]))
+    assert (signed.min, signed.max) == (-(2**63), 2**63 - 1)
+    assert math.isclose(signed.mean, 5 / 3 - 1 / 3, abs_tol=1.0)
+
+
+def test_expanded_dimensions_count_each_stored_element_many_times():
+    base = torch.tensor([[1.0], [math.nan], [3.0]])
+    t = base.expand(3, 10**6)
+    result = tensor_stats(t)
+    assert (result.count, result.nan, result.min, result.max, result.mean) == (2 * 10**6, 10**6, 1.0, 3.0, 2.0)
+    assert result.std == 1.0 and sum(result.histogram) == 2 * 10**6
+    assert tensor_stats(torch.zeros(1).expand(10**12)).count == 10**12
