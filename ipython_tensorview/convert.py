@@ -17,14 +17,14 @@ import numpy as np
 
 from . import tensor_kinds
 from .config import COPY_POLICIES, TensorView, current_settings
-from .tensor_kinds import TensorConversionError, is_tensor
+from .tensor_kinds import TensorConversionError, format_bytes, is_tensor, no_memory_message
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import byte_bounds
 except ImportError:  # pragma: no cover - NumPy 1.x
     byte_bounds = np.byte_bounds
 
-__all__ = ["Conversion", "TensorConversionError", "convert", "to_numpy", "format_bytes"]
+__all__ = ["Conversion", "TensorConversionError", "convert", "to_numpy", "verdict", "format_bytes"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,9 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     ``copy`` is None (use ``settings.copy``, by default the loaded extension's ``TensorView``),
     "never", "always", "auto", or a bool (True is "always", False is "never"). The user's tensor is
     never modified and no autograd graph is recorded. Raises :class:`TensorConversionError` for
-    objects that cannot become an array (meta, fake and ragged nested tensors, arbitrary objects).
+    objects that cannot become an array (meta, fake and ragged nested tensors, arbitrary objects), and
+    for errors raised by the object's own code (``__array__``, ``__dlpack__``); :class:`MemoryError`,
+    saying how many bytes, where a copy does not fit in memory.
     """
     settings = settings or current_settings()
     policy = _resolve_policy(copy, settings)
@@ -73,7 +75,12 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         array, steps, source = obj, [], "ndarray"
         shares = True
     elif is_tensor(obj):
-        array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
+        try:
+            array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
+        except (TensorConversionError, MemoryError):
+            raise
+        except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
+            raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
         source = "tensor"
         shares = span is not None and _overlaps(array, span)
     else:
@@ -84,7 +91,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     if shares:
         copy_it = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
         if copy_it:
-            array, shares = array.copy(order="K"), False
+            array, shares = _copy(array, policy), False
             steps.append(f"copy (policy {policy!r})")
         elif policy == "auto":
             reason = (
@@ -104,24 +111,30 @@ def to_numpy(obj, copy=None, *, settings: TensorView | None = None) -> np.ndarra
     return convert(obj, copy, settings=settings).array
 
 
-def would_copy(tensor, copy=None, *, settings: TensorView | None = None) -> bool:
-    """Whether :func:`convert` would return a copy of ``tensor``, judged without converting it."""
+def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
+    """What :func:`convert` would do with ``tensor``, in a word: "share", "copy", "empty" or "refused: why".
+
+    Judged without copying: a conversion that needs a copy is not made; one that shares memory costs
+    nothing and is made, so the verdict is the engine's own.
+    """
     settings = settings or current_settings()
     policy = _resolve_policy(copy, settings)
-    if tensor_kinds.conversion_copies(tensor, ml_dtypes=settings.ml_dtypes):
-        return True
-    nbytes = tensor.numel() * tensor.element_size()
-    return policy == "always" or (policy == "auto" and nbytes <= settings.auto_copy_max_bytes)
-
-
-def format_bytes(n: int) -> str:
-    """A byte count for people: 512 B, 3.0 KiB, 64.0 MiB, 1.5 GiB."""
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        n /= 1024
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
+    torch = tensor_kinds._torch()
+    try:
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = tensor_kinds.plain_tensor(tensor)
+            if plain.is_nested:
+                tensor_kinds.tensor_to_array(plain)  # stacks a regular nested tensor, refuses a ragged one
+                return "copy"
+            if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
+                return "copy"
+            array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
+    except TensorConversionError as e:
+        return f"refused: {e.short}"
+    if not (span is not None and _overlaps(array, span)):
+        return "copy" if steps else "empty"
+    copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
+    return "copy" if copies else "share"
 
 
 def _resolve_policy(copy, settings: TensorView) -> str:
@@ -135,21 +148,67 @@ def _resolve_policy(copy, settings: TensorView) -> str:
 
 
 def _array_like_to_array(obj) -> tuple[np.ndarray, bool]:
-    if hasattr(obj, "__array__"):
-        array = np.asarray(obj)
-        # An object that hands out a view of its own buffer gives the same memory each time.
-        return array, np.shares_memory(array, np.asarray(obj))
-    if hasattr(obj, "__dlpack__"):
+    """The array an object hands out, its protocol method called once, and whether it shares memory."""
+    kind = type(obj).__name__
+    # looked up on the type, as NumPy does: an instance's __getattr__ is user code that may raise
+    if hasattr(type(obj), "__array__"):
+        try:
+            array = np.asarray(obj)
+        except MemoryError:
+            raise
+        except Exception as e:
+            raise TensorConversionError(f"{kind}.__array__ failed: {one_line(e)}") from e
+        return array, _shares_with_source(array, obj)
+    if hasattr(type(obj), "__dlpack__"):
         try:
             return np.from_dlpack(obj), True  # DLPack exchanges are zero-copy by definition
         except (BufferError, RuntimeError, TypeError, ValueError) as e:
             raise TensorConversionError(
-                f"{type(obj).__name__} exposes __dlpack__ but NumPy cannot import it ({e}); "
+                f"{kind} exposes __dlpack__ but NumPy cannot import it ({one_line(e)}); "
                 "move it to host memory first"
             ) from e
-    raise TensorConversionError(
-        f"{type(obj).__name__} is not a tensor or an array: it has neither __array__ nor __dlpack__"
-    )
+        except Exception as e:
+            raise TensorConversionError(f"{kind}.__dlpack__ failed: {one_line(e)}") from e
+    raise TensorConversionError(f"{kind} is not a tensor or an array: it has neither __array__ nor __dlpack__")
+
+
+def _shares_with_source(array: np.ndarray, obj) -> bool:
+    """Whether an array handed out by ``obj.__array__`` shares memory with ``obj``, without a second call.
+
+    Checked against the memory ``obj`` exposes: its buffer, and the arrays among its attributes (the
+    usual wrapper keeps one). An array that is a view of memory found nowhere there counts as shared,
+    since it may be a view of the object's; an array that owns its memory is a copy.
+    """
+    if array is obj or array.size == 0:
+        return array is obj
+    sources = []
+    try:
+        sources.append(np.frombuffer(memoryview(obj), dtype=np.uint8))
+    except (TypeError, ValueError, BufferError):
+        pass
+    try:
+        sources += [v for v in vars(obj).values() if isinstance(v, np.ndarray)]
+    except TypeError:  # no __dict__
+        pass
+    if any(np.shares_memory(array, source) for source in sources):
+        return True
+    return array.base is not None and not any(source is array.base for source in sources)
+
+
+def _copy(array: np.ndarray, policy: str) -> np.ndarray:
+    try:
+        return array.copy(order="K")
+    except MemoryError as e:
+        raise MemoryError(
+            f"{no_memory_message(array.size * array.itemsize)}, or share memory (copy='never' instead of "
+            f"{policy!r}; %np -s)"
+        ) from e
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message``, the message cut to its first line."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
 def _overlaps(array: np.ndarray, span: tuple[int, int]) -> bool:

@@ -39,8 +39,9 @@ def load(shell) -> None:
     magics = NpMagics(shell, settings)
     shell.register_magics(magics)
     formatters = TensorFormatters(settings)
-    formatters.register(shell.display_formatter.formatters["text/plain"],
-                        shell.display_formatter.formatters["text/html"])
+    display_formatter = shell.display_formatter
+    formatters.register(display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"],
+                        display_formatter)
     _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic, formatters)
 
 
@@ -58,4 +59,6 @@ def unload(shell) -> None:
     if manager.registry.get(type(loaded.magics).__name__) is loaded.magics:
         del manager.registry[type(loaded.magics).__name__]
     shell.configurables.remove(loaded.settings)
+    if loaded.magics in shell.configurables:  # Magics.__init__ appended it
+        shell.configurables.remove(loaded.magics)
     config.activate(loaded.previous_settings)

@@ -6,16 +6,22 @@ loading does not import torch.
 Where torch is already imported, they go into ``type_printers`` directly, because IPython prefers a
 type printer to a deferred one. Whatever was registered before is recorded and put back by
 :meth:`TensorFormatters.unregister`.
+
+The text and HTML of one output describe the tensor as it is at that output: they share one summary
+for the length of one ``DisplayFormatter.format`` call, and nothing is remembered from one output to
+the next, so no write to a tensor (through NumPy, ``.data`` or anything else) can leave a display stale.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import warnings
 
 from .config import TensorView
 from .render_html import render_html
 from .render_text import render_text
-from .summary import cached
+from .summary import Summary, summarize
 from .tensor_kinds import TensorConversionError, plain_tensor
 from .thumbnail import png, thumbnail_rgba
 
@@ -25,6 +31,9 @@ TARGETS = (
     ("torch.nn.parameter", "Parameter"),
     ("torch.nested._internal.nested_tensor", "NestedTensor"),
 )
+
+
+_ABSENT = object()
 
 
 def _fallback_repr(obj, error: Exception) -> str:
@@ -42,6 +51,10 @@ class TensorFormatters:
         self.settings = settings
         # (formatter, (module, name), our printer, previous type printer, previous deferred printer)
         self._replaced: list[tuple] = []
+        # the summaries of the output being formatted in this thread: {id: (tensor, Summary)}, else None
+        self._output = threading.local()
+        # (DisplayFormatter, our format wrapper, its previous instance attribute or _ABSENT)
+        self._wrapped: tuple | None = None
 
     def text(self, obj, p, cycle) -> None:
         """IPython pretty-printer for text/plain."""
@@ -51,7 +64,9 @@ class TensorFormatters:
         try:
             if not self.settings.formatters:
                 return repr(obj)
-            return render_text(cached(obj, self.settings))
+            with warnings.catch_warnings():  # nothing of ours reaches the user's cell
+                warnings.simplefilter("ignore")
+                return render_text(self.summary(obj))
         except Exception as e:  # a display never raises: torch's repr, with one line saying why
             return _fallback_repr(obj, e)
 
@@ -60,9 +75,39 @@ class TensorFormatters:
         try:
             if not (self.settings.formatters and self.settings.html):
                 return None
-            return render_html(cached(obj, self.settings), self._thumbnail(obj))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return render_html(self.summary(obj), self._thumbnail(obj))
         except Exception:
             return None
+
+    def summary(self, obj) -> Summary:
+        """The tensor's summary: shared by the formatters of one output, computed afresh for every other."""
+        shared = getattr(self._output, "summaries", None)
+        if shared is None:
+            return summarize(obj, self.settings)
+        entry = shared.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            entry = shared[id(obj)] = (obj, summarize(obj, self.settings))
+        return entry[1]
+
+    def share_within_outputs(self, display_formatter) -> None:
+        """Wrap ``display_formatter.format`` so that the printers of one output share one summary."""
+        previous = vars(display_formatter).get("format", _ABSENT)
+        original = display_formatter.format
+
+        def format(obj, include=None, exclude=None):
+            outermost = getattr(self._output, "summaries", None) is None
+            if outermost:
+                self._output.summaries = {}
+            try:
+                return original(obj, include=include, exclude=exclude)
+            finally:
+                if outermost:
+                    self._output.summaries = None  # the output is complete: forget everything
+
+        display_formatter.format = format
+        self._wrapped = (display_formatter, format, previous)
 
     def _thumbnail(self, obj):
         if not self.settings.thumbnail:
@@ -73,8 +118,13 @@ class TensorFormatters:
             return None
         return None if rgba is None else (rgba, png(rgba))
 
-    def register(self, plain_text, html) -> None:
-        """Install the printers on a ``PlainTextFormatter`` and an ``HTMLFormatter``, recording what they replace."""
+    def register(self, plain_text, html, display_formatter=None) -> None:
+        """Install the printers on a ``PlainTextFormatter`` and an ``HTMLFormatter``, recording what they replace.
+
+        With ``display_formatter`` (the shell's), its outputs compute each tensor's summary once for both.
+        """
+        if display_formatter is not None:
+            self.share_within_outputs(display_formatter)
         for formatter, printer in ((plain_text, self.text), (html, self.html)):
             for module, name in TARGETS:
                 key = (module, name)
@@ -101,3 +151,12 @@ class TensorFormatters:
             if previous_deferred is not None:
                 formatter.deferred_printers[key] = previous_deferred
         self._replaced.clear()
+        if self._wrapped is not None:
+            display_formatter, ours, previous = self._wrapped
+            # put back what was there, unless something wrapped ours since (ours then passes through)
+            if vars(display_formatter).get("format") is ours:
+                if previous is _ABSENT:
+                    del display_formatter.format
+                else:
+                    display_formatter.format = previous
+            self._wrapped = None

@@ -2,20 +2,26 @@
 
     %np w                    # prints "w -> ndarray float32 (3, 4): shares memory with the tensor: ..."
     b = %np model.fc.weight[0]
+    %np x[:, -1]             # the expression is Python, exactly as typed
     %np -c t                 # a copy, whatever the policy
     %np -q -o arr t          # no annotation; the array is also stored as ``arr``
-    %np                      # the tensors in the namespace, and whether %np would share or copy each
+    %np -- -c                # "--" ends the options: the negation of a variable c
+    %np                      # the tensors in the namespace, and what %np would do with each
+
+Options come first; the rest of the line is the expression, verbatim: IPython's ``$var`` and ``{expr}``
+expansion is off for ``%np``, since braces in Python (sets, dicts, f-strings) mean what they say.
 """
 
 from __future__ import annotations
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .config import TensorView
-from .convert import convert, format_bytes, would_copy
-from .tensor_kinds import TensorConversionError, dtype_name, is_tensor, shape_of
+from .convert import convert, one_line, verdict
+from .summary import grad_state, stored_bytes
+from .tensor_kinds import TensorConversionError, dtype_name, format_bytes, is_tensor, shape_of
 
 
 @magics_class
@@ -27,12 +33,15 @@ class NpMagics(Magics):
         self.settings = settings
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("-c", "--copy", action="store_true", help="Return a copy that never shares memory (copy='always').")
     @argument("-s", "--share", action="store_true", help="Share memory wherever possible (copy='never').")
     @argument("-q", "--quiet", action="store_true", help="Do not print the annotation.")
     @argument("-o", "--output", metavar="NAME", help="Also store the array in the namespace as NAME.")
-    @argument("expression", nargs="*", help="A Python expression giving a tensor, e.g. model.fc.weight[0].")
+    @argument("expression", nargs="*",
+              help="A Python expression giving a tensor, e.g. model.fc.weight[0] or x[:, -1]; it starts at "
+                   "the first word that is not an option (or after --) and is taken exactly as typed.")
     def np(self, line=""):
         """Convert a tensor to a NumPy array the reliable way (detach, move to CPU, convert).
 
@@ -40,24 +49,28 @@ class NpMagics(Magics):
         array, so ``b = %np a`` works. The copy policy is ``%config TensorView.copy``; -c and -s
         override it for one call. With no expression, lists the tensors in the namespace.
         """
-        args = parse_argstring(self.np, line)
-        if args.copy and args.share:
+        options, expression = split_options(line, self.np.parser)
+        if options.get("copy") and options.get("share"):
             raise UsageError("%np: -c/--copy and -s/--share contradict each other; give one")
-        expression = " ".join(args.expression).strip()
+        output = options.get("output")
+        if output is not None and not output.isidentifier():
+            raise UsageError(f"%np: -o needs a Python name, not {output!r}")
         if not expression:
             print(self._tensor_table())
             return None
         value = self._evaluate(expression)
-        copy = "always" if args.copy else "never" if args.share else None
+        copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
             conversion = convert(value, copy, settings=self.settings)
         except TensorConversionError as e:
             raise UsageError(f"%np {expression}: {e}") from e
-        if args.output:
-            if not args.output.isidentifier():
-                raise UsageError(f"%np: -o needs a Python name, not {args.output!r}")
-            self.shell.user_ns[args.output] = conversion.array
-        if not args.quiet:
+        except MemoryError as e:
+            raise UsageError(f"%np {expression}: {e}") from e
+        except Exception as e:  # nothing the user's objects raise becomes a traceback
+            raise UsageError(f"%np {expression}: {one_line(e)}") from e
+        if output is not None:
+            self.shell.user_ns[output] = conversion.array
+        if not options.get("quiet"):
             print(f"{expression} -> {conversion}")
         return conversion.array
 
@@ -65,16 +78,19 @@ class NpMagics(Magics):
         try:
             return self.shell.ev(expression)
         except SyntaxError as e:
-            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}") from e
+            hint = ""
+            if expression.startswith("-"):
+                hint = " (options come first and are -c, -s, -q, -o NAME and their long forms; -- ends them)"
+            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{hint}") from e
         except Exception as e:
-            raise UsageError(f"%np {expression}: {type(e).__name__}: {e}") from e
+            raise UsageError(f"%np {expression}: {one_line(e)}") from e
 
     def _tensor_table(self) -> str:
         hidden = self.shell.user_ns_hidden
         rows = [
             _table_row(name, value, self.settings)
-            for name, value in self.shell.user_ns.items()
-            if not name.startswith("_") and name not in hidden and is_tensor(value)
+            for name, value in list(self.shell.user_ns.items())
+            if not name.startswith("_") and name not in hidden and _is_tensor(value)
         ]
         if not rows:
             return "No tensors in the namespace."
@@ -83,11 +99,65 @@ class NpMagics(Magics):
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows])
 
 
+def split_options(line: str, parser) -> tuple[dict[str, object], str]:
+    """The options at the start of a ``%np`` line, and the rest of the line: the expression, verbatim.
+
+    Options are the words ``parser`` declares (``-c``, ``--copy``, ``-o NAME``, ``--output=NAME``...),
+    read while the line starts with one; ``--`` ends them. Anything else, ``-x`` or ``-1`` included,
+    starts the expression, which is never split into words or re-joined.
+    """
+    takes_value = {}
+    for action in parser._actions:  # the options declared with @argument, and whether they take a value
+        for option in action.option_strings:
+            if option not in ("-h", "--help"):
+                takes_value[option] = (action.dest, action.nargs != 0)
+    options: dict[str, object] = {}
+    rest = line.strip()
+    while rest.startswith("-"):
+        word, after = _first_word(rest)
+        if word == "--":
+            rest = after
+            break
+        name, equals, attached = word.partition("=")
+        if name not in takes_value:
+            break
+        dest, needs_value = takes_value[name]
+        if not needs_value:
+            if equals:
+                raise UsageError(f"%np: {name} takes no value")
+            options[dest] = True
+        elif equals:
+            options[dest] = attached
+        else:
+            value, after = _first_word(after)
+            if not value:
+                raise UsageError(f"%np: {name} needs a value")
+            options[dest] = value
+        rest = after
+    return options, rest.strip()
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    word, *rest = text.split(maxsplit=1) or [""]
+    return word, rest[0] if rest else ""
+
+
+def _is_tensor(value) -> bool:
+    try:
+        return is_tensor(value)
+    except Exception:  # an object whose __class__ raises is not a tensor we can list
+        return False
+
+
 def _table_row(name: str, t, settings: TensorView) -> tuple[str, ...]:
-    grad = f"grad_fn={type(t.grad_fn).__name__}" if t.grad_fn else "requires_grad" if t.requires_grad else ""
-    if t.is_meta:
-        verdict = "no data"
-    else:
-        verdict = "copy" if would_copy(t, settings=settings) else "share"
-    size = format_bytes(t.numel() * t.element_size())
-    return name, shape_of(t), dtype_name(t.dtype), str(t.device), grad, size, verdict
+    """One line of the listing; a tensor it cannot inspect is shown with the reason, never an error."""
+    import torch
+
+    try:
+        with torch._C.DisableTorchFunctionSubclass():
+            logical, stored = t.numel() * t.element_size(), stored_bytes(t)
+            size = format_bytes(logical) + (f" ({format_bytes(stored)} stored)" if stored != logical else "")
+            return (name, shape_of(t), dtype_name(t.dtype), str(t.device), grad_state(t), size,
+                    verdict(t, settings=settings))
+    except Exception as e:
+        return name, "", "", "", "", "", f"cannot inspect: {one_line(e)}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tensor_kinds import dtype_name
+from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 4 MiB on a GPU, where each
 # chunk costs a few kernel launches
@@ -74,25 +74,6 @@ def _work_dtype(dtype):
     if dtype.is_floating_point:
         return torch.float32
     return torch.float64
-
-
-def distinct_view(t):
-    """``t`` without its dimensions of stride 0, and how many times each of its elements stands in ``t``.
-
-    An ``expand()``ed tensor repeats each stored element along its stride-0 dimensions; its statistics
-    are those of the distinct elements, counted that many times.
-    """
-    torch = _torch()
-    if t.layout != torch.strided or t.is_quantized or t.is_nested:
-        return t, 1
-    repeats, index = 1, []
-    for size, stride in zip(t.shape, t.stride()):
-        if stride == 0 and size > 1:
-            repeats *= size
-            index.append(0)
-        else:
-            index.append(slice(None))
-    return (t[tuple(index)], repeats) if repeats > 1 else (t, 1)
 
 
 def strided_sample(t, max_elements: int):

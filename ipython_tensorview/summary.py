@@ -9,7 +9,6 @@ come from :mod:`.stats`, computed on the device in bounded chunks.
 from __future__ import annotations
 
 import sys
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from .config import TensorView
 from .convert import convert
 from .stats import Stats, tensor_stats
-from .tensor_kinds import TensorConversionError, dtype_name, is_raw_dtype, plain_tensor, raw_carrier, shape_of
+from .tensor_kinds import TensorConversionError, distinct_view, dtype_name, is_raw_dtype, plain_tensor, raw_carrier, shape_of
 
 # conversion settings for what is displayed: always a private copy, bfloat16/float8 shown as float32
 DISPLAY_SETTINGS = TensorView(copy="always")
@@ -33,6 +32,7 @@ class Summary:
     device: str
     grad: str  # "", "requires_grad" or "grad_fn=MulBackward0"
     nbytes: int
+    stored_bytes: int  # bytes of the distinct elements: less than nbytes where expand() repeats them
     stats: Stats | None
     note: str  # what applies where statistics do not: "bool: 3 of 4 true (75.0%)", "meta: no data"...
     values: str  # NumPy's text of the values, or "" where there are none
@@ -60,8 +60,22 @@ def grad_state(t) -> str:
     return "requires_grad" if t.requires_grad else ""
 
 
+def stored_bytes(t) -> int:
+    """Bytes of the distinct elements a strided tensor reads: an expand()ed one repeats a few many times."""
+    torch = _torch()
+    if t.layout != torch.strided or t.is_nested or t.is_meta:
+        return nbytes(t)
+    distinct, _ = distinct_view(t)
+    return distinct.numel() * t.element_size()
+
+
 def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
-    """The small array NumPy needs to print ``t`` as it would print the whole, and whether it summarises."""
+    """The small array NumPy needs to print ``t`` as it would print the whole, and whether it summarises.
+
+    Where NumPy summarises, each long dimension keeps its first ``edgeitems`` entries, one that NumPy's
+    "..." stands for, and its last ``edgeitems``; the elements at those indices are gathered in one
+    step, so no whole dimension is ever copied (an ``expand()``ed dimension of 10**12 costs nothing).
+    """
     torch = _torch()
     if is_raw_dtype(t.dtype):
         t = t.view(raw_carrier(t.dtype))  # torch cannot index these dtypes; their bytes are shown
@@ -69,11 +83,21 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
         t = t.to_sparse_coo()  # compressed layouts cannot be indexed; COO can, without densifying
     summarise = t.numel() > threshold
     if summarise:
-        for dim, size in enumerate(t.shape):
-            if size > 2 * edgeitems:
-                # first edgeitems, one that NumPy's "..." stands for, last edgeitems
-                keep = [*range(edgeitems + 1), *range(size - edgeitems, size)]
-                t = t.index_select(dim, torch.tensor(keep, device=t.device))
+        kept = [
+            [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else range(size)
+            for size in t.shape
+        ]
+        if t.layout == torch.strided:
+            # one index per dimension, shaped to broadcast: the result is the grid of kept indices
+            grid = tuple(
+                torch.tensor(keep, device=t.device).view([-1 if d == dim else 1 for d in range(t.dim())])
+                for dim, keep in enumerate(kept)
+            )
+            t = t[grid]
+        else:  # sparse COO selects along one dimension at a time, at the cost of its stored values
+            for dim, keep in enumerate(kept):
+                if len(keep) < t.shape[dim]:
+                    t = t.index_select(dim, torch.tensor(keep, device=t.device))
     return convert(t, settings=DISPLAY_SETTINGS).array, summarise
 
 
@@ -113,7 +137,8 @@ def _note(t) -> str:
     if t._is_zerotensor():
         return "ZeroTensor: all zeros"
     if t.dtype == torch.bool and t.numel():
-        true = int(t.count_nonzero())
+        distinct, repeats = distinct_view(t)
+        true = int(distinct.count_nonzero()) * repeats
         return f"bool: {true} of {t.numel()} true ({true / t.numel():.1%})"
     if is_raw_dtype(t.dtype):
         return f"{name}: packed bits, shown as raw bytes; no statistics"
@@ -137,9 +162,9 @@ def _stats_source(t):
 
 
 def summarize(t, settings: TensorView) -> Summary:
-    """Every fact the text and HTML displays show, computed once per tensor state (see :func:`cached`)."""
+    """Every fact the text and HTML displays show, read from the tensor as it is now."""
     torch = _torch()
-    values, stats = "", None
+    values, stats, plain = "", None, None
     with torch.no_grad():
         try:
             plain = plain_tensor(t)
@@ -158,39 +183,9 @@ def summarize(t, settings: TensorView) -> Summary:
         device=str(t.device),
         grad=grad_state(t),
         nbytes=nbytes(t),
+        stored_bytes=stored_bytes(plain) if plain is not None else nbytes(t),
         stats=stats,
         note=note,
         values=values,
     )
 
-
-_last: tuple | None = None
-
-
-def cached(t, settings: TensorView) -> Summary:
-    """:func:`summarize`, remembered for the last tensor only, so text and HTML share one computation.
-
-    The entry holds a weak reference to the tensor and its version counter: an in-place change, a
-    new tensor, other print options or other settings compute afresh. Nothing large is kept.
-    """
-    global _last
-    try:
-        version = t._version
-    except RuntimeError:  # inference tensors keep no version counter: never served from the cache
-        return summarize(t, settings)
-    key = (
-        version,
-        t.data_ptr() if type(t) is _torch().Tensor and t.layout == _torch().strided and not t.is_meta else None,
-        repr(sorted(np.get_printoptions().items(), key=lambda kv: kv[0])),
-        tuple(settings.trait_values(config=True).items()),
-    )
-    if _last is not None:
-        ref, last_key, summary = _last
-        if ref() is t and last_key == key:
-            return summary
-    summary = summarize(t, settings)
-    try:
-        _last = (weakref.ref(t), key, summary)
-    except TypeError:
-        _last = None
-    return summary

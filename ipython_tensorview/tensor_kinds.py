@@ -8,6 +8,7 @@ the dtype or a conj/neg bit requires it. ``t.numpy()`` on the result shares its 
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import nullcontext
 
@@ -15,7 +16,14 @@ import numpy as np
 
 
 class TensorConversionError(TypeError):
-    """An object that cannot become a NumPy array; the message says what it is and what to do."""
+    """An object that cannot become a NumPy array; the message says what it is and what to do.
+
+    ``short`` names the reason in a few words, for tables (``%np``'s listing).
+    """
+
+    def __init__(self, message: str, short: str = ""):
+        super().__init__(message)
+        self.short = short or message
 
 
 def is_tensor(obj) -> bool:
@@ -97,12 +105,14 @@ def _unwrap(t, steps: list[str]):
         if functorch.is_batchedtensor(t):
             raise TensorConversionError(
                 "this tensor is batched by torch.func.vmap: it stands for a whole batch and has no data "
-                "of its own; return it from the vmapped function and convert the result"
+                "of its own; return it from the vmapped function and convert the result",
+                "vmap-batched, no data",
             )
         if not functorch.is_gradtrackingtensor(t):
             raise TensorConversionError(
                 "this tensor is wrapped by a torch.func transform that exposes no data; "
-                "return it from the transformed function and convert the result"
+                "return it from the transformed function and convert the result",
+                "torch.func wrapper, no data",
             )
         t = functorch.get_unwrapped(t)
         if _UNWRAP_GRAD not in steps:
@@ -113,13 +123,15 @@ def _unwrap(t, steps: list[str]):
     if fake is not None and isinstance(t, fake.FakeTensor):
         raise TensorConversionError(
             f"{_describe(t)} holds no data: it only records shape and dtype for tracing; "
-            "convert a real tensor"
+            "convert a real tensor",
+            "fake, no data",
         )
     if type(t) is not torch.Tensor:
         if t.layout == torch.strided and not t.is_meta and not _has_data(t):
             raise TensorConversionError(
                 f"{_describe(t)} has no storage (a wrapper subclass): materialise it with the "
-                "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result"
+                "subclass's own API (e.g. full_tensor(), dequantize()) and convert the result",
+                "no storage",
             )
         subclass = type(t)
         with torch._C.DisableTorchFunctionSubclass():
@@ -129,7 +141,8 @@ def _unwrap(t, steps: list[str]):
     if t.is_meta:
         raise TensorConversionError(
             f"{_describe(t)} is on the meta device and has no data: create it on a real device "
-            "(e.g. torch.empty(..., device='cpu'), or module.to_empty(device='cpu') for a module)"
+            "(e.g. torch.empty(..., device='cpu'), or module.to_empty(device='cpu') for a module)",
+            "meta, no data",
         )
     return t
 
@@ -144,7 +157,8 @@ def _to_strided(t, steps: list[str]):
             shown = ", ".join(str(tuple(p.shape)) for p in parts[:4]) + (", ..." if len(parts) > 4 else "")
             raise TensorConversionError(
                 f"nested tensor with ragged component shapes [{shown}] has no single array shape: "
-                "use torch.nested.to_padded_tensor(t, padding) or convert each of t.unbind()"
+                "use torch.nested.to_padded_tensor(t, padding) or convert each of t.unbind()",
+                "ragged nested",
             )
         t = torch.stack(parts) if parts else torch.empty((0,), dtype=t.dtype, device=t.device)
         steps.append(f"nested -> stacked {tuple(t.shape)}")
@@ -180,6 +194,12 @@ def tensor_to_array(t, *, ml_dtypes: bool = False) -> tuple[np.ndarray, list[str
     in which case the array, made by a copy, cannot share it.
     """
     torch = _torch()
+    with torch._C.DisableTorchFunctionSubclass():  # a subclass's __torch_function__ is not ours to run
+        return _tensor_to_array(t, ml_dtypes)
+
+
+def _tensor_to_array(t, ml_dtypes: bool):
+    torch = _torch()
     steps: list[str] = []
     t = _unwrap(t, steps)
     # inside a torch.func transform, even the unwrapped tensor's ops go through the transform's layer
@@ -208,13 +228,60 @@ def tensor_to_array(t, *, ml_dtypes: bool = False) -> tuple[np.ndarray, list[str
             if t.is_neg():
                 steps.append("resolve neg")
             # one copy does the device move, the upcast and the conj/neg resolution together
-            host = torch.empty(t.shape, dtype=target, device="cpu")
+            host = allocate_host(t.shape, target)
             host.copy_(t)
             t = host
         array = t.numpy()
     if numpy_view is not None:
         array = array.view(numpy_view)
     return array, steps, span
+
+
+def allocate_host(shape, dtype):
+    """An empty CPU tensor; MemoryError saying how many bytes, where torch's allocator fails."""
+    torch = _torch()
+    try:
+        return torch.empty(shape, dtype=dtype, device="cpu")
+    except RuntimeError as e:
+        if "can't allocate memory" not in str(e) and "not enough memory" not in str(e):
+            raise
+        raise MemoryError(no_memory_message(math.prod(shape) * dtype.itemsize)) from e
+
+
+def no_memory_message(nbytes: int) -> str:
+    return (
+        f"the copy needs {format_bytes(nbytes)} ({nbytes:,} bytes), more memory than can be allocated: "
+        "convert a slice of it"
+    )
+
+
+def format_bytes(n: int) -> str:
+    """A byte count for people: 512 B, 3.0 KiB, 64.0 MiB, 1.5 GiB."""
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+
+
+def distinct_view(t):
+    """``t`` without its dimensions of stride 0, and how many times each of its elements stands in ``t``.
+
+    An ``expand()``ed tensor repeats each stored element along its stride-0 dimensions; statistics and
+    sizes are those of the distinct elements, counted that many times.
+    """
+    torch = _torch()
+    if t.layout != torch.strided or t.is_quantized or t.is_nested:
+        return t, 1
+    repeats, index = 1, []
+    for size, stride in zip(t.shape, t.stride()):
+        if stride == 0 and size > 1:
+            repeats *= size
+            index.append(0)
+        else:
+            index.append(slice(None))
+    return (t[tuple(index)], repeats) if repeats > 1 else (t, 1)
 
 
 def conversion_copies(t, *, ml_dtypes: bool = False) -> bool:
@@ -234,7 +301,8 @@ def plain_tensor(t):
     Raises :class:`TensorConversionError` for tensors without data (meta, fake, storage-less wrappers,
     vmap-batched). Inside ``torch.func.grad`` this gives the unwrapped values.
     """
-    return _unwrap(t, [])
+    with _torch()._C.DisableTorchFunctionSubclass():
+        return _unwrap(t, [])
 
 
 def shape_of(t) -> str:

@@ -1,8 +1,16 @@
+import os
+
 import pytest
 import torch
+from hypothesis import settings as hypothesis_settings
 from IPython.testing import globalipapp
 
 from ipython_tensorview.config import TensorView
+
+# CI runs every property test on the same examples: a failure there is a defect, never bad luck
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -27,6 +35,7 @@ def ip(shell):
     shell.run_line_magic("load_ext", "ipython_tensorview")
     yield shell
     shell.run_line_magic("unload_ext", "ipython_tensorview")
+    shell.config.pop("TensorView", None)  # %config a test ran stays in the shell's config otherwise
     for name in set(shell.user_ns) - names_before:
         del shell.user_ns[name]
 

@@ -174,22 +174,83 @@ def test_a_failing_display_falls_back_to_torch_repr(display, monkeypatch):
     assert html(t) is None
 
 
-def test_the_cache_keeps_no_tensor_alive(display):
-    plain, _ = display
+def test_an_output_keeps_no_tensor_alive(settings):
+    import weakref
+
+    from IPython.core.formatters import DisplayFormatter
+
+    display_formatter = DisplayFormatter()
+    printers = TensorFormatters(settings)
+    printers.register(display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"],
+                      display_formatter)
     t = torch.ones(1000)
-    plain(t)
-    reference = summary_module._last[0]
+    data, _ = display_formatter.format(t)
+    assert data["text/plain"].startswith("Tensor (1000,)") and data["text/html"].startswith("<div")
+    reference = weakref.ref(t)
     del t
     gc.collect()
     assert reference() is None
+    printers.unregister()
+    assert "format" not in vars(display_formatter)
 
 
-def test_in_place_change_is_seen_by_the_next_display(display):
-    plain, _ = display
-    t = torch.zeros(3)
-    assert "max 0" in plain(t)
-    t[0] = 9
-    assert "max 9" in plain(t)
+def test_text_and_html_of_one_output_share_one_summary(settings, monkeypatch):
+    from IPython.core.formatters import DisplayFormatter
+
+    display_formatter = DisplayFormatter()
+    printers = TensorFormatters(settings)
+    printers.register(display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"],
+                      display_formatter)
+    calls = []
+    real = formatters_module.summarize
+    monkeypatch.setattr(formatters_module, "summarize", lambda t, s: calls.append(t) or real(t, s))
+    t = torch.arange(4.0)
+    display_formatter.format(t)
+    assert len(calls) == 1
+    display_formatter.format(t)  # another output: computed afresh
+    assert len(calls) == 2
+    display_formatter.formatters["text/plain"](t)  # outside any output: computed afresh
+    assert len(calls) == 3
+    printers.unregister()
+
+
+# Each way of writing to a tensor, or of replacing its data, that leaves its version counter alone
+WRITES = {
+    "through the %np array": ("t = torch.zeros(3)", "a = %np -q t\na[:] = 7", "Tensor (3,)"),
+    "through t.numpy()": ("t = torch.zeros(3)", "t.numpy()[:] = 7", "Tensor (3,)"),
+    "through torch.from_numpy": ("source = np.zeros(3, np.float32)\nt = torch.from_numpy(source)",
+                                 "source[:] = 7", "Tensor (3,)"),
+    "t.data.add_()": ("t = torch.zeros(3)", "t.data.add_(7)", "Tensor (3,)"),
+    "p.data = another shape": ("t = torch.nn.Parameter(torch.zeros(3))", "t.data = torch.full((2,), 7.0)",
+                               "Parameter (2,)"),
+    "weight.data.mul_ under no_grad": (
+        "lin = torch.nn.Linear(3, 2)\nt = lin.weight",
+        "with torch.no_grad():\n    lin.weight.data.mul_(0).add_(7)",
+        "Parameter (2, 3)",
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES, ids=list(WRITES))
+def test_no_write_leaves_a_stale_display(ip, capsys, monkeypatch, write):
+    setup, change, head = WRITES[write]
+    monkeypatch.setattr(ip.display_formatter.formatters["text/html"], "enabled", True)  # as in Jupyter
+    ip.run_cell("import numpy as np\nimport torch\n" + setup)
+    before, _ = ip.display_formatter.format(ip.user_ns["t"])
+    ip.run_cell("t", store_history=True)
+    assert "max 7" not in capsys.readouterr().out
+    assert ip.run_cell(change).success
+    ip.run_cell("t", store_history=True)  # the displayhook's output, as a terminal shows it
+    shown = capsys.readouterr().out
+    data, _ = ip.display_formatter.format(ip.user_ns["t"])  # text and HTML, as Jupyter gets them
+    for text in (shown, data["text/plain"]):
+        assert f"{head} float32 cpu" in text and "min 7 max 7 mean 7 std 0" in text
+        assert "[7. 7." in text
+    assert "<td>7</td>" in data["text/html"].replace(' style="' + _CELL_STYLE + '"', "")
+    assert data["text/plain"] != before["text/plain"]
+
+
+_CELL_STYLE = "padding: 1px 8px; text-align: left; border-bottom: 1px solid rgba(128, 128, 128, 0.4)"
 
 
 def test_unregister_restores_previous_printers(settings):

@@ -104,9 +104,13 @@ def test_bad_input_in_a_cell_shows_no_traceback(ip, capsys):
     assert "Traceback" not in shown
 
 
-def test_unknown_option_is_a_usage_error(ip):
-    with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
+def test_unknown_option_is_python_and_its_syntax_error_names_the_options(ip):
+    with pytest.raises(UsageError) as info:
         ip.run_line_magic("np", "--bogus t")
+    assert str(info.value) == (
+        "%np: invalid syntax in '--bogus t': invalid syntax (options come first and are -c, -s, -q, -o NAME "
+        "and their long forms; -- ends them)"
+    )
 
 
 def test_listing_the_namespace(ip, capsys):
@@ -124,7 +128,7 @@ def test_listing_the_namespace(ip, capsys):
         "small  (2, 3)  float32   cpu                    24 B  share",
         "grad   (4,)    float32   cpu     requires_grad  16 B  share",
         "half   (8,)    bfloat16  cpu                    16 B  copy",
-        "meta   (5,)    float32   meta                   20 B  no data",
+        "meta   (5,)    float32   meta                   20 B  refused: meta, no data",
     ]
 
 
@@ -143,3 +147,192 @@ def test_listing_with_no_tensors(ip, capsys):
 def test_help_comes_from_magic_arguments(ip):
     doc = ip.find_line_magic("np").__doc__
     assert "-c, --copy" in doc and "-o NAME, --output NAME" in doc and "Convert a tensor" in doc
+
+
+# ---- the expression exactly as typed ----
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("x[:, -1]", lambda x, ns: x[:, -1]),
+        ("x.view(3, -1)", lambda x, ns: x.view(3, -1)),
+        ("torch.clamp(x, -1, 1)", lambda x, ns: torch.clamp(x, -1, 1)),
+        ("-x", lambda x, ns: -x),
+        ("x * -x", lambda x, ns: x * -x),
+        ("x[:, -c]", lambda x, ns: x[:, -1]),
+        ("-- -c", lambda x, ns: -ns["c"]),
+        ("d['a  b']", lambda x, ns: x[0]),
+        ('d["\\""]', lambda x, ns: x[1]),
+        ("torch.tensor(sorted({3, 1}))", lambda x, ns: torch.tensor([1, 3])),
+        ("x[{'k': 1}['k']]", lambda x, ns: x[1]),
+        ("  x[0]  ", lambda x, ns: x[0]),
+    ],
+)
+def test_the_expression_is_python_exactly_as_typed(ip, capsys, line, expected):
+    x = torch.arange(6.0).reshape(2, 3) - 2
+    ip.user_ns.update(x=x, torch=torch, c=torch.tensor(1), d={"a  b": x[0], '"': x[1]})
+    array = ip.run_line_magic("np", line)
+    np.testing.assert_array_equal(array, expected(x, ip.user_ns).numpy())
+    typed = line.strip().removeprefix("-- ")
+    assert capsys.readouterr().out.startswith(f"{typed} -> ndarray ")
+
+
+def test_options_only_at_the_start(ip, capsys):
+    x = ip.user_ns["x"] = torch.arange(4.0)
+    array = ip.run_line_magic("np", "-q -o kept -x")
+    np.testing.assert_array_equal(array, -x.numpy())
+    assert ip.user_ns["kept"] is array and capsys.readouterr().out == ""
+    copied = ip.run_line_magic("np", "--output=other --copy x[-c:]" .replace("-c:", "1:"))
+    assert ip.user_ns["other"] is copied and not np.shares_memory(copied, x.numpy())
+    assert capsys.readouterr().out == "x[1:] -> ndarray float32 (3,): copied: copy (policy 'always')\n"
+
+
+def test_a_cell_assignment_passes_the_line_verbatim(ip):
+    ip.run_cell("import torch\nx = torch.arange(6.0).reshape(2, 3)\nlast = %np -q x[:, -1]")
+    np.testing.assert_array_equal(ip.user_ns["last"], [2.0, 5.0])
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("-o", "%np: -o needs a value"),
+        ("--quiet=1 x", "%np: --quiet takes no value"),
+        ('"\\"', "%np: invalid syntax in '\"\\\\\"': unterminated string literal (detected at line 1)"),
+    ],
+)
+def test_malformed_options_and_strings_are_one_line(ip, line, message):
+    ip.user_ns["x"] = torch.ones(2)
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("np", line)
+    assert type(info.value) is UsageError and str(info.value) == message
+
+
+# ---- hostile objects: one UsageError line, never a traceback ----
+
+class RaisingArray:
+    def __array__(self, dtype=None, copy=None):
+        raise KeyError("boom")
+
+
+class NoneArray:
+    def __array__(self, dtype=None, copy=None):
+        return None
+
+
+class ListArray:
+    def __array__(self, dtype=None, copy=None):
+        return [1, 2]
+
+
+class RaisingGetattr:
+    def __getattr__(self, name):
+        raise RuntimeError(f"no {name} here")
+
+
+class RaisingTorchFunction(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        raise RuntimeError("torch function says no")
+
+
+class CountingArray:
+    calls = 0
+
+    def __init__(self):
+        self.data = np.arange(3.0)
+
+    def __array__(self, dtype=None, copy=None):
+        CountingArray.calls += 1
+        return self.data
+
+
+HOSTILE = {
+    "RaisingArray()": "%np RaisingArray(): RaisingArray.__array__ failed: KeyError: 'boom'",
+    "NoneArray()": "%np NoneArray(): NoneArray.__array__ failed: ValueError: object __array__ method not "
+                   "producing an array",
+    "ListArray()": "%np ListArray(): ListArray.__array__ failed: ValueError: object __array__ method not "
+                   "producing an array",
+    "RaisingGetattr()": "%np RaisingGetattr(): RaisingGetattr is not a tensor or an array: it has neither "
+                        "__array__ nor __dlpack__",
+    "RaisingGetattr().weight": "%np RaisingGetattr().weight: RuntimeError: no weight here",
+    "1 / 0": "%np 1 / 0: ZeroDivisionError: division by zero",
+    "-c torch.zeros(1).expand(10**12)": "%np torch.zeros(1).expand(10**12): the copy needs 3.6 TiB "
+        "(4,000,000,000,000 bytes), more memory than can be allocated: convert a slice of it, or share memory "
+        "(copy='never' instead of 'always'; %np -s)",
+}
+
+
+@pytest.mark.parametrize("line", HOSTILE, ids=list(HOSTILE))
+def test_hostile_objects_give_one_usage_error_line(ip, line):
+    ip.user_ns.update(torch=torch, RaisingArray=RaisingArray, NoneArray=NoneArray, ListArray=ListArray,
+                      RaisingGetattr=RaisingGetattr)
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("np", line)
+    assert type(info.value) is UsageError and str(info.value) == HOSTILE[line]
+
+
+def test_a_subclass_whose_torch_function_raises_converts(ip, capsys):
+    t = ip.user_ns["t"] = torch.arange(3.0).as_subclass(RaisingTorchFunction)
+    array = ip.run_line_magic("np", "t")
+    np.testing.assert_array_equal(array, [0.0, 1.0, 2.0])
+    with torch._C.DisableTorchFunctionSubclass():
+        assert np.shares_memory(array, t.as_subclass(torch.Tensor).numpy())
+    assert capsys.readouterr().out.startswith("t -> ndarray float32 (3,): shares memory")
+
+
+def test_array_is_called_once_and_its_sharing_is_seen(ip, capsys):
+    CountingArray.calls = 0
+    source = ip.user_ns["source"] = CountingArray()
+    array = ip.run_line_magic("np", "source")
+    assert CountingArray.calls == 1
+    assert np.shares_memory(array, source.data)
+    assert "shares memory with the CountingArray" in capsys.readouterr().out
+
+
+def test_hostile_cells_show_no_traceback(ip, capsys):
+    ip.user_ns.update(RaisingArray=RaisingArray, RaisingGetattr=RaisingGetattr)
+    for cell in ("%np RaisingArray()", "%np RaisingGetattr().x", "%np -c torch.zeros(1).expand(10**12)"):
+        result = ip.run_cell("import torch\n" + cell)
+        assert type(result.error_in_exec) is UsageError
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+
+
+# ---- the listing tells the truth ----
+
+def test_listing_never_fails_and_says_why(ip, capsys):
+    ip.user_ns.update(
+        raising=torch.arange(2.0).as_subclass(RaisingTorchFunction),
+        getattr_raises=RaisingGetattr(),
+        wrapper=__import__("kinds").StoragelessWrapper(torch.ones(3)),
+    )
+    ip.run_line_magic("np", "")
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(rows) == {"raising", "wrapper"}
+    assert rows["raising"].split()[-3:] == ["8", "B", "share"]
+    assert rows["wrapper"].endswith("refused: no storage")
+
+
+def test_listing_verdicts_match_what_np_does_for_every_kind(ip, capsys):
+    from kinds import KINDS
+    from test_convert import what_convert_does
+
+    from ipython_tensorview import current_settings
+
+    names = {f"kind{i}": kind for i, kind in enumerate(KINDS)}
+    tensors = {name: kind.make() for name, kind in names.items()}
+    ip.user_ns.update(tensors)
+    ip.run_line_magic("np", "")
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0]
+    verdicts = {line.split()[0]: line[header.index("%np"):] for line in lines[1:]}
+    for name, tensor in tensors.items():
+        assert verdicts[name] == what_convert_does(tensor, None, current_settings()), names[name].name
+
+
+def test_listing_shows_stored_bytes_beside_the_logical_size(ip, capsys):
+    ip.user_ns.update(expanded=torch.zeros(1, 3).expand(4, 3), huge=torch.zeros(1).expand(10**12))
+    ip.run_line_magic("np", "")
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "48 B (12 B stored)" in rows["expanded"] and rows["expanded"].endswith("share")
+    assert "3.6 TiB (4 B stored)" in rows["huge"]
