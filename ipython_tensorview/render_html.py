@@ -11,8 +11,7 @@ from html import escape
 
 import numpy as np
 
-from .convert import format_bytes
-from .render_text import number
+from .render_text import number, size_text
 from .summary import Summary
 
 _BLOCK = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; color: inherit; margin: 2px 0"
@@ -31,7 +30,7 @@ def facts(summary: Summary) -> list[tuple[str, str]]:
         ("dtype", summary.dtype),
         ("device", summary.device),
         ("grad", summary.grad or "no"),
-        ("size", format_bytes(summary.nbytes)),
+        ("size", size_text(summary)),
     ]
     stats = summary.stats
     if stats is not None:

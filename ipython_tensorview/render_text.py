@@ -49,11 +49,19 @@ def stats_fields(stats: Stats) -> list[str]:
     return fields
 
 
+def size_text(summary: Summary) -> str:
+    """The tensor's size; with the bytes actually stored where expand() repeats them: "3.6 TiB (4 B stored)"."""
+    size = format_bytes(summary.nbytes)
+    if summary.stored_bytes != summary.nbytes:
+        size += f" ({format_bytes(summary.stored_bytes)} stored)"
+    return size
+
+
 def header(summary: Summary) -> str:
     """The header line: type, shape, dtype, device, grad state, size, then statistics or a note."""
     fields = [f"{summary.type_name} {summary.shape} {summary.dtype} {summary.device}"]
     fields += [summary.grad] if summary.grad else []
-    fields.append(format_bytes(summary.nbytes))
+    fields.append(size_text(summary))
     fields += [summary.note] if summary.note else []
     if summary.stats is not None:
         fields += stats_fields(summary.stats)

@@ -95,8 +95,13 @@ def strided_sample(t, max_elements: int):
     return t[tuple(slice(step // 2, None, step) for step in steps)]
 
 
-def chunks(t, limit: int):
-    """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole."""
+def chunks(t, limit: int, buffer=None):
+    """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole.
+
+    Pieces that are not contiguous in memory are copied into ``buffer`` (``limit`` elements of
+    ``t``'s dtype) where one is given, so that a walk allocates nothing per piece; each such piece is
+    valid until the next one is taken.
+    """
     if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: dequantize by rows
         rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
         for start in range(0, t.shape[0] if t.dim() else 1, rows):
@@ -104,22 +109,33 @@ def chunks(t, limit: int):
         return
     if t.dim() > 1:  # statistics ignore order: walk memory in stride order
         t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
-    if t.numel() <= limit or t.dim() == 0:
-        yield t.reshape(-1)
-        return
     if t.is_contiguous():
         flat = t.view(-1)
         for start in range(0, flat.numel(), limit):
             yield flat[start : start + limit]
         return
-    inner = t[0].numel() if t.dim() > 1 else 1
+    if t.numel() <= limit or t.dim() <= 1:
+        step = limit if t.dim() == 1 else t.shape[0]
+        for start in range(0, max(1, t.shape[0] if t.dim() else 1), step):
+            yield _flat_copy(t[start : start + step] if t.dim() else t, buffer)
+        return
+    inner = t[0].numel()
     if inner <= limit:
         step = max(1, limit // inner)
         for start in range(0, t.shape[0], step):
-            yield t[start : start + step].reshape(-1)
+            yield _flat_copy(t[start : start + step], buffer)
     else:
         for index in range(t.shape[0]):
-            yield from chunks(t[index], limit)
+            yield from chunks(t[index], limit, buffer)
+
+
+def _flat_copy(piece, buffer):
+    """``piece`` as a flat contiguous tensor, copied into ``buffer`` where one is given."""
+    if buffer is None:
+        return piece.reshape(-1)
+    out = buffer[: piece.numel()]
+    out.view(piece.shape).copy_(piece)
+    return out
 
 
 def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
@@ -132,10 +148,10 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
         low, high = low - 0.5, high + 0.5
     with np.errstate(all="ignore"):
         edges = np.linspace(low, high, bins + 1)
-    if np.isfinite(edges).all():
-        return edges
-    exponent = _exponent(max(abs(low), abs(high)))
-    return np.ldexp(np.linspace(math.ldexp(low, -exponent), math.ldexp(high, -exponent), bins + 1), exponent)
+        if np.isfinite(edges).all():
+            return edges
+        exponent = _exponent(max(abs(low), abs(high)))
+        return np.ldexp(np.linspace(math.ldexp(low, -exponent), math.ldexp(high, -exponent), bins + 1), exponent)
 
 
 def _exponent(magnitude: float) -> int:
@@ -173,6 +189,10 @@ class _Workspace:
         if name not in self._buffers:
             self._buffers[name] = _torch().empty(self.size, dtype=dtype, device=self.device)
         return self._buffers[name][:n]
+
+    def chunks(self, t, limit: int):
+        """:func:`chunks` of ``t``, copying pieces that are not contiguous into one reused buffer."""
+        return chunks(t, limit, self.buffer("chunk", t.dtype, self.size) if not t.is_quantized else None)
 
     def real_values(self, piece):
         """The chunk as real numbers: upcast low precision and integers, magnitude of complex."""
@@ -222,7 +242,7 @@ def _first_pass(t, work: _Workspace, limit: int) -> _Moments:
     torch = _torch()
     integers = not (t.is_floating_point() or t.is_complex() or t.is_quantized)
     rows, extremes, sizes = [], [], []
-    for piece in chunks(t, limit):
+    for piece in work.chunks(t, limit):
         values = work.real_values(piece)
         low, high = torch.aminmax(values)
         rows.append(torch.stack((low, high, values.sum(), torch.dot(values, values))))
@@ -247,7 +267,7 @@ def _revisit_unclean(t, work: _Workspace, limit: int, moments: _Moments) -> None
     torch = _torch()
     wanted = set(moments.unclean.tolist())
     rows = []
-    for index, piece in enumerate(chunks(t, limit)):
+    for index, piece in enumerate(work.chunks(t, limit)):
         if index not in wanted:
             continue
         values = work.real_values(piece)
@@ -307,7 +327,7 @@ def _careful_mean_std(t, work: _Workspace, limit: int, moments: _Moments, count:
     centre = math.ldexp(estimate, -exponent)
     unclean = set(moments.unclean.tolist())
     rows = []
-    for index, piece in enumerate(chunks(t, limit)):
+    for index, piece in enumerate(work.chunks(t, limit)):
         shifted = _scale_(work.wide_values(piece), -exponent).sub_(centre)
         if index in unclean:
             shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
@@ -338,10 +358,10 @@ def _is_prime(n: int) -> bool:
     return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
-def _sampled(t, limit: int, step: int):
+def _sampled(work, t, limit: int, step: int):
     """The chunks of ``t``, each reduced to the elements of every ``step``-th one in memory order."""
     phase = 0
-    for index, piece in enumerate(chunks(t, limit)):
+    for index, piece in enumerate(work.chunks(t, limit)):
         yield index, piece[phase::step] if step > 1 else piece
         phase = (phase - piece.numel()) % step
 
@@ -352,6 +372,8 @@ def _histogram(t, work: _Workspace, limit: int, bins: int, low: float, high: flo
     step = histogram_step(t)
     edges = bin_edges(low, high, bins)
     lower, upper = _comparison_edges(edges, work.dtype, t.device)
+    if not (np.diff(edges) > 0).all():  # a range of a few ulps: bins share edges, the correction is not enough
+        return _histogram_by_search(t, work, limit, bins, edges, unclean, step)
     info = torch.finfo(work.dtype)
     with np.errstate(all="ignore"):
         span = np.float64(edges[-1]) - np.float64(edges[0])
@@ -363,7 +385,7 @@ def _histogram(t, work: _Workspace, limit: int, bins: int, low: float, high: flo
         factor = bins / (math.ldexp(edges[-1], -exponent) - start)
     unclean = set(unclean.tolist())
     counts = torch.zeros(bins, dtype=torch.int64, device=t.device)
-    for index, piece in _sampled(t, limit, step):
+    for index, piece in _sampled(work, t, limit, step):
         values = work.real_values(piece)
         if index in unclean:
             values = values[torch.isfinite(values)]
@@ -386,17 +408,35 @@ def _histogram(t, work: _Workspace, limit: int, bins: int, low: float, high: flo
     return tuple(counts.tolist())
 
 
+def _histogram_by_search(t, work: _Workspace, limit: int, bins: int, edges, unclean, step) -> tuple[int, ...]:
+    """The same counts by binary search among the edges: slower, and right however close they are."""
+    torch = _torch()
+    inner = edges[1:-1]
+    if work.dtype == torch.float32:
+        inner = _round_up_to_float32(inner)
+    inner = torch.from_numpy(inner).to(t.device)
+    unclean = set(unclean.tolist())
+    counts = torch.zeros(bins, dtype=torch.int64, device=t.device)
+    for index, piece in _sampled(work, t, limit, step):
+        values = work.real_values(piece)
+        if index in unclean:
+            values = values[torch.isfinite(values)]
+        counts += torch.bincount(torch.searchsorted(inner, values, right=True), minlength=bins)[:bins]
+    return tuple(counts.tolist())
+
+
 def _comparison_edges(edges: np.ndarray, work_dtype, device):
     """Each bin's lower and upper edge, for comparisons in the work dtype that decide as float64 ones would.
 
-    The first lower and the last upper edge are open, so that the correction never moves a value out of
-    the histogram (not even one that another thread wrote since the first pass). For float32 values,
+    The first lower and the last upper edge are NaN, which no comparison passes: the correction never
+    moves a value out of the histogram, not even an Inf that another thread wrote since the first pass.
+    For float32 values,
     ``v < e`` holds exactly when ``v < e'``, with e' the least float32 at or above e: comparing with e'
     needs no float64 copy of the values.
     """
     torch = _torch()
-    lower = np.array([-np.inf, *edges[1:-1]])
-    upper = np.array([*edges[1:-1], np.inf])
+    lower = np.array([np.nan, *edges[1:-1]])
+    upper = np.array([*edges[1:-1], np.nan])
     if work_dtype == torch.float32:
         lower, upper = _round_up_to_float32(lower), _round_up_to_float32(upper)
     return torch.from_numpy(lower).to(device), torch.from_numpy(upper).to(device)

@@ -63,12 +63,16 @@ def thumbnail_rgba(t, size: int) -> np.ndarray | None:
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
-    """Finite values scaled to [0, 1] between their min and max; NaN/Inf stay NaN."""
+    """Finite values scaled to [0, 1] between their min and max; NaN/Inf stay NaN.
+
+    Halved before subtracting, so that a range wider than float64's (-1e308 to 1e308) does not overflow.
+    """
     finite = np.isfinite(values)
     out = np.full(values.shape, np.nan)
     if finite.any():
-        low, high = values[finite].min(), values[finite].max()
-        out[finite] = (values[finite] - low) / (high - low) if high > low else 0.5
+        halves = values[finite] / 2
+        low, high = halves.min(), halves.max()
+        out[finite] = (halves - low) / (high - low) if high > low else 0.5
     return out
 
 
@@ -87,7 +91,7 @@ def _image(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) values as RGBA: uint8 as is, floats in [0, 1] scaled, anything else min-max scaled."""
     if pixels.dtype == np.uint8:
         scaled = pixels.astype(np.float64) / 255
-    elif pixels.dtype.kind == "f" and np.nanmin(pixels) >= 0 and np.nanmax(pixels) <= 1:
+    elif pixels.dtype.kind == "f" and _within_unit_range(pixels):
         scaled = pixels.astype(np.float64)
     else:
         scaled = _normalise(pixels.astype(np.float64))
@@ -96,6 +100,11 @@ def _image(pixels: np.ndarray) -> np.ndarray:
     rgb = np.repeat(scaled, 3, axis=-1) if channels == 1 else scaled[..., :3]
     alpha = scaled[..., 3:] if channels == 4 else np.ones((*scaled.shape[:2], 1))
     return (np.concatenate([rgb, alpha], axis=-1) * 255).round().astype(np.uint8)
+
+
+def _within_unit_range(pixels: np.ndarray) -> bool:
+    finite = pixels[np.isfinite(pixels)]
+    return finite.size > 0 and finite.min() >= 0 and finite.max() <= 1
 
 
 def png(rgba: np.ndarray) -> bytes:

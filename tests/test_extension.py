@@ -66,3 +66,26 @@ def test_config_file_settings_apply_at_load(shell):
     finally:
         shell.run_line_magic("unload_ext", "ipython_tensorview")
         shell.config.TensorView.pop("auto_copy_max_bytes")
+
+
+def _everything(shell):
+    """Every place loading may touch: magics, configurables, each formatter's printers, the format method."""
+    display = shell.display_formatter
+    formatters = [display.mimebundle_formatter, display.ipython_display_formatter, *display.formatters.values()]
+    return (
+        {kind: dict(magics) for kind, magics in shell.magics_manager.magics.items()},
+        dict(shell.magics_manager.registry),
+        list(shell.configurables),
+        [(dict(f.type_printers), dict(f.deferred_printers)) for f in formatters],
+        dict(vars(display)),
+        config._active,
+    )
+
+
+def test_a_hundred_load_unload_cycles_leave_the_shell_as_it_was(shell):
+    before = _everything(shell)
+    for _ in range(100):
+        shell.run_line_magic("load_ext", "ipython_tensorview")
+        shell.display_formatter.format(torch.ones(2))
+        shell.run_line_magic("unload_ext", "ipython_tensorview")
+    assert _everything(shell) == before

@@ -1,4 +1,5 @@
 import base64
+import math
 import gc
 import subprocess
 import sys
@@ -367,3 +368,65 @@ def test_cuda_display_moves_only_the_part_shown(display):
     assert text.startswith("Tensor (4096, 4096) float32 cuda:0 · 64.0 MiB · min ")
     assert extra < 16 * 2**20, f"stats took {extra / 2**20:.1f} MiB of GPU memory"
     assert text.split("\n", 1)[1] == np.array2string(t.cpu().numpy())
+
+
+def test_displays_under_concurrent_writes_never_fall_back(display):
+    import threading
+
+    plain, html = display
+    t = torch.randn(2_000_000)
+    stop = threading.Event()
+
+    def writer():
+        step = 0
+        while not stop.is_set():
+            step += 1
+            index = (step * 7919) % t.numel()
+            t[index] = math.nan if step % 3 else math.inf
+            t.mul_(1.0001 if step % 2 else 1 / 1.0001)
+            if step % 50 == 0:
+                t.copy_(torch.randn(t.numel()))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        outputs = [(plain(t), html(t)) for _ in range(40)]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    for text, markup in outputs:
+        assert "could not display" not in text and text.startswith("Tensor (2000000,) float32 cpu")
+        assert markup is not None and markup.startswith('<div class="tensorview"')
+
+
+HOSTILE_VALUES = {
+    "all NaN 2-D": lambda: torch.full((4, 4), math.nan),
+    "all NaN image": lambda: torch.full((3, 8, 8), math.nan),
+    "NaN and Inf": lambda: torch.tensor([[math.nan, math.inf], [-math.inf, 1.0]]),
+    "float64 near overflow": lambda: torch.tensor([1e308, 1.5e308], dtype=torch.float64),
+    "float64 full range": lambda: torch.tensor([[-1.7e308, 1.7e308], [0.0, 5e-324]], dtype=torch.float64),
+    "constant 1e300": lambda: torch.full((3,), 1e300, dtype=torch.float64),
+    "bfloat16 extremes": lambda: torch.tensor([-3.3e38, 3.3e38], dtype=torch.bfloat16),
+    "int64 extremes": lambda: torch.tensor([[-(2**63), 2**63 - 1], [0, 1]]),
+    "float16 subnormals image": lambda: torch.full((1, 4, 4), 6e-8, dtype=torch.float16),
+}
+
+
+@pytest.mark.parametrize("make", HOSTILE_VALUES.values(), ids=list(HOSTILE_VALUES))
+def test_hostile_values_display_without_warnings_or_fallback(display, make):
+    import warnings
+
+    plain, html = display
+    t = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the formatters silence theirs: check the parts do not raise any
+        from ipython_tensorview.summary import summarize
+        from ipython_tensorview.thumbnail import thumbnail_rgba
+
+        summary = summarize(t, formatters_module.TensorView())
+        thumbnail_rgba(t, 64)
+    assert summary.stats is None or math.isfinite(summary.stats.mean) or summary.stats.count == 0
+    text = plain(t)
+    assert "could not display" not in text
+    assert "mean nan" not in text and "std nan" not in text and "inf std" not in text
+    assert html(t).startswith('<div class="tensorview"')

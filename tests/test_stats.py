@@ -187,6 +187,7 @@ def ranged_tensors(draw):
         spread = 10.0**exponent
         offset = spread * draw(st.sampled_from([0, 1, 10, 1e3, 1e6])) * draw(st.sampled_from([1, -1]))
         info = torch.finfo(dtype)
+        offset = max(-info.max, min(info.max, offset))
         values = (torch.randn(n, generator=g, dtype=torch.float64) * spread + offset).clamp(-info.max, info.max)
         extremes = draw(st.lists(st.sampled_from([info.max, -info.max, info.tiny, info.smallest_normal / 8]),
                                  max_size=2))
