@@ -7,6 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+CELL_STYLE = "padding: 1px 8px; text-align: left; border-bottom: 1px solid rgba(128, 128, 128, 0.4)"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -92,6 +93,14 @@ def test_memory_notebook(memory):
                                                                      "in-place writes to either show in both\n")
     (shares,) = [o for o in outputs(memory, "np.shares_memory") if o.output_type == "execute_result"]
     assert shares.data["text/plain"] == "True"
+    # each display reads the tensor as it is, whatever wrote to it since the last one
+    (before,) = outputs(memory, "t")
+    (after,) = outputs(memory, "a[:] = 7")
+    assert before.data["text/plain"].startswith("Tensor (4,) float32 cpu · 16 B · min 1 max 1 mean 1 std 0")
+    assert after.data["text/plain"].startswith("Tensor (4,) float32 cpu · 16 B · min 7 max 7 mean 7 std 0")
+    assert "<td>7</td>" in after.data["text/html"].replace(f' style="{CELL_STYLE}"', "")
+    (replaced,) = outputs(memory, "p = torch.nn.Parameter")
+    assert replaced.data["text/plain"].startswith("Parameter (2,) float32 cpu · requires_grad · 8 B · min 9 max 9")
     (flags,) = [o for o in outputs(memory, "e = %np") if o.output_type == "execute_result"]
     assert flags.data["text/plain"] == "((0, 4), False)"
     (error,) = outputs(memory, "r[0] = 5.0")
