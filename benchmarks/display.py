@@ -23,19 +23,20 @@ def _status(field: str) -> int:
 
 def _child(method: str, elements: int, dtype_name: str, results) -> None:
     import torch
-    from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+    from IPython.core.formatters import DisplayFormatter
 
     from ipython_tensorview.config import TensorView
     from ipython_tensorview.formatters import TensorFormatters
 
-    plain, html = PlainTextFormatter(), HTMLFormatter()
-    TensorFormatters(TensorView()).register(plain, html)
+    display = DisplayFormatter()  # as in Jupyter: one output computes text and HTML from one summary
+    plain, html = display.formatters["text/plain"], display.formatters["text/html"]
+    TensorFormatters(TensorView()).register(plain, html, display)
     torch.manual_seed(0)
     t = torch.randn(elements).to(getattr(torch, dtype_name))
     actions = {
         METHODS[0]: t.sum,
         METHODS[1]: lambda x=t: plain(x),
-        METHODS[2]: lambda x=t: (plain(x), html(x)),
+        METHODS[2]: lambda x=t: display.format(x),
         METHODS[3]: lambda x=t: repr(x),
     }
     if method == METHODS[4]:

@@ -16,7 +16,7 @@ Loading the extension does not import torch.
 """
 
 from .config import TensorView, current_settings
-from .convert import Conversion, TensorConversionError, convert, to_numpy
+from .convert import Conversion, TensorConversionError, convert, to_numpy, verdict
 
 __all__ = [
     "Conversion",
@@ -25,6 +25,7 @@ __all__ = [
     "convert",
     "current_settings",
     "to_numpy",
+    "verdict",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]

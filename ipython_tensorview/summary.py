@@ -16,7 +16,15 @@ import numpy as np
 from .config import TensorView
 from .convert import convert
 from .stats import Stats, tensor_stats
-from .tensor_kinds import TensorConversionError, distinct_view, dtype_name, is_raw_dtype, plain_tensor, raw_carrier, shape_of
+from .tensor_kinds import (
+    TensorConversionError,
+    distinct_view,
+    dtype_name,
+    is_raw_dtype,
+    plain_tensor,
+    raw_carrier,
+    shape_of,
+)
 
 # conversion settings for what is displayed: always a private copy, bfloat16/float8 shown as float32
 DISPLAY_SETTINGS = TensorView(copy="always")

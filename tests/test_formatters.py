@@ -1,6 +1,6 @@
 import base64
-import math
 import gc
+import math
 import subprocess
 import sys
 import textwrap

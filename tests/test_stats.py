@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipython_tensorview import stats as stats_module
-from ipython_tensorview.stats import chunks, strided_sample, tensor_stats
+from ipython_tensorview.chunking import chunks
+from ipython_tensorview.histogram import bin_edges
+from ipython_tensorview.stats import strided_sample, tensor_stats
 
 
 def _reference(t):
@@ -237,7 +239,7 @@ def _numpy_histogram(finite, bins):
     (beyond float64's range for high - low); one value sits in the middle bin of NumPy's widened range."""
     if finite.min() == finite.max():
         return tuple(finite.size if i == bins // 2 else 0 for i in range(bins))
-    edges = stats_module.bin_edges(float(finite.min()), float(finite.max()), bins)
+    edges = bin_edges(float(finite.min()), float(finite.max()), bins)
     with np.errstate(all="ignore"):
         if np.isfinite(finite.max() - finite.min()) and (np.diff(edges) > 0).all():
             np.testing.assert_array_equal(edges, np.histogram_bin_edges(finite, bins))

@@ -1,0 +1,134 @@
+"""Walking a tensor in bounded chunks on its device, with reused buffers, and exact power-of-two scaling.
+
+The statistics and the histogram read a tensor a chunk at a time: extra memory is a few chunks' worth,
+whatever the tensor's size, and nothing is synchronised with the device inside a walk.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def work_dtype(dtype):
+    torch = _torch()
+    if dtype in (torch.float32, torch.float64):
+        return dtype
+    if dtype.is_floating_point:
+        return torch.float32
+    return torch.float64
+
+
+def chunks(t, limit: int, buffer=None):
+    """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole.
+
+    Pieces that are not contiguous in memory are copied into ``buffer`` (``limit`` elements of
+    ``t``'s dtype) where one is given, so that a walk allocates nothing per piece; each such piece is
+    valid until the next one is taken.
+    """
+    if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: dequantize by rows
+        rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
+        for start in range(0, t.shape[0] if t.dim() else 1, rows):
+            yield from chunks((t[start : start + rows] if t.dim() else t).dequantize(), limit)
+        return
+    if t.dim() > 1:  # statistics ignore order: walk memory in stride order
+        t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
+    if t.is_contiguous():
+        flat = t.view(-1)
+        for start in range(0, flat.numel(), limit):
+            yield flat[start : start + limit]
+        return
+    if t.numel() <= limit or t.dim() <= 1:
+        step = limit if t.dim() == 1 else t.shape[0]
+        for start in range(0, max(1, t.shape[0] if t.dim() else 1), step):
+            yield _flat_copy(t[start : start + step] if t.dim() else t, buffer)
+        return
+    inner = t[0].numel()
+    if inner <= limit:
+        step = max(1, limit // inner)
+        for start in range(0, t.shape[0], step):
+            yield _flat_copy(t[start : start + step], buffer)
+    else:
+        for index in range(t.shape[0]):
+            yield from chunks(t[index], limit, buffer)
+
+
+def _flat_copy(piece, buffer):
+    """``piece`` as a flat contiguous tensor, copied into ``buffer`` where one is given."""
+    if buffer is None:
+        return piece.reshape(-1)
+    out = buffer[: piece.numel()]
+    out.view(piece.shape).copy_(piece)
+    return out
+
+
+def exponent(magnitude: float) -> int:
+    """e such that magnitude / 2**e lies in [0.5, 1): dividing by 2**e scales without rounding."""
+    return math.frexp(magnitude)[1] if magnitude else 0
+
+
+def scale_(values, exponent: int):
+    """``values *= 2**exponent`` in place, in steps whose factors float64 can hold (subnormals need two)."""
+    while exponent:
+        step = max(-1000, min(1000, exponent))
+        values.mul_(2.0**step)
+        exponent -= step
+    return values
+
+
+class Workspace:
+    """Chunk-sized buffers reused by every chunk of a pass.
+
+    Temporaries of a chunk's size allocated anew for each chunk, between small results that outlive
+    them, fragment the C heap until it has grown by about the tensor's size; writing into the same
+    few buffers keeps the extra memory at a few chunks whatever the tensor's size. Buffers are made
+    on first use, so a pass that never needs one never pays for it.
+    """
+
+    def __init__(self, t, limit: int):
+        torch = _torch()
+        self.size = min(limit, t.numel())
+        self.device = t.device
+        self.source_dtype = t.dtype
+        self.dtype = work_dtype(torch.float32 if t.is_complex() else t.dtype)
+        self._buffers = {}
+
+    def buffer(self, name: str, dtype, n: int):
+        if name not in self._buffers:
+            self._buffers[name] = _torch().empty(self.size, dtype=dtype, device=self.device)
+        return self._buffers[name][:n]
+
+    def chunks(self, t, limit: int):
+        """:func:`chunks` of ``t``, copying pieces that are not contiguous into one reused buffer."""
+        return chunks(t, limit, self.buffer("chunk", t.dtype, self.size) if not t.is_quantized else None)
+
+    def real_values(self, piece):
+        """The chunk as real numbers: upcast low precision and integers, magnitude of complex."""
+        torch = _torch()
+        if piece.dtype == self.dtype:
+            return piece
+        out = self.buffer("values", self.dtype, piece.numel())
+        if piece.is_complex():
+            if piece.dtype == torch.complex32:
+                piece = piece.to(torch.complex64)
+            return torch.abs(piece, out=out) if piece.dtype == torch.complex64 else out.copy_(piece.abs())
+        return out.copy_(piece)
+
+    def wide_values(self, piece):
+        """The chunk's real values in float64, in a buffer of its own (they get scaled in place)."""
+        torch = _torch()
+        return self.buffer("wide", torch.float64, piece.numel()).copy_(self.real_values(piece))
+
+    def integer_keys(self, piece):
+        """Integers ordered as the chunk's values, for exact min and max where aminmax lacks the dtype."""
+        torch = _torch()
+        if piece.dtype == torch.uint64:  # flipping the sign bit maps uint64's order onto int64's
+            keys = self.buffer("keys", torch.int64, piece.numel())
+            return torch.bitwise_xor(piece.view(torch.int64), -(2**63), out=keys)
+        if piece.dtype in (torch.uint16, torch.uint32):
+            return self.buffer("keys", torch.int64, piece.numel()).copy_(piece)
+        return piece

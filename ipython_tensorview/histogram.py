@@ -1,0 +1,159 @@
+"""The histogram of a tensor's finite values, with NumPy's bins and NumPy's counts.
+
+The edges are those ``np.histogram`` makes from the finite min and max, and each value's bin is first
+computed from its position, then corrected against the edges as NumPy corrects it: the counts are
+equal to NumPy's. Up to ``HISTOGRAM_EXACT_ELEMENTS`` every finite value is counted; above, a sample of
+every s-th element in memory order.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from .chunking import Workspace, exponent, scale_
+
+# the histogram counts every element up to this many, and a sample of about the second figure above
+HISTOGRAM_EXACT_ELEMENTS = 1 << 22
+HISTOGRAM_SAMPLE_ELEMENTS = 1 << 20
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
+    """The histogram's bin edges, as ``np.histogram(values, bins)`` makes them from the finite min and max.
+
+    Where ``high - low`` overflows float64, the edges are made between the scaled ends and scaled
+    back by the same power of two, which is exact.
+    """
+    if low == high:  # NumPy widens an empty range by 0.5 on each side
+        low, high = low - 0.5, high + 0.5
+    with np.errstate(all="ignore"):
+        edges = np.linspace(low, high, bins + 1)
+        if np.isfinite(edges).all():
+            return edges
+        power = exponent(max(abs(low), abs(high)))
+        return np.ldexp(np.linspace(math.ldexp(low, -power), math.ldexp(high, -power), bins + 1), power)
+
+
+def histogram_step(t) -> int:
+    """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample.
+
+    The sample takes every s-th element in memory order, with s a prime that divides no dimension, so
+    that it does not fall into step with rows, columns or channels.
+    """
+    n = t.numel()
+    if n <= HISTOGRAM_EXACT_ELEMENTS:
+        return 1
+    step = max(2, n // HISTOGRAM_SAMPLE_ELEMENTS)
+    while not _is_prime(step) or any(size % step == 0 for size in t.shape):
+        step += 1
+    return step
+
+
+def _is_prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+def _finite_sample(work: Workspace, t, limit: int, step: int, unclean):
+    """The real values of every ``step``-th element of ``t`` in memory order, chunk by chunk, finite only."""
+    torch = _torch()
+    unclean = set(unclean.tolist())
+    phase = 0
+    for index, piece in enumerate(work.chunks(t, limit)):
+        values = work.real_values(piece[phase::step] if step > 1 else piece)
+        phase = (phase - piece.numel()) % step
+        yield values[torch.isfinite(values)] if index in unclean else values
+
+
+def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean) -> tuple[int, ...]:
+    """Counts per bin of the finite values (or of a sample), binned exactly as ``np.histogram`` bins them."""
+    torch = _torch()
+    edges = bin_edges(low, high, bins)
+    if (np.diff(edges) > 0).all():
+        bin_of = _BinByPosition(edges, work, t.device)
+    else:  # a range of a few ulps: bins share edges, and only a search among them is right
+        bin_of = _BinBySearch(edges, work, t.device)
+    counts = torch.zeros(bins, dtype=torch.int64, device=t.device)
+    for values in _finite_sample(work, t, limit, histogram_step(t), unclean):
+        counts += torch.bincount(bin_of(values), minlength=bins)
+    return tuple(counts.tolist())
+
+
+class _BinByPosition:
+    """Each value's bin from its position between the ends, corrected against the edges as NumPy does."""
+
+    def __init__(self, edges: np.ndarray, work: Workspace, device):
+        torch = _torch()
+        self.work, self.bins = work, len(edges) - 1
+        self.lower, self.upper = _comparison_edges(edges, work.dtype, device)
+        info = torch.finfo(work.dtype)
+        with np.errstate(all="ignore"):
+            span = np.float64(edges[-1]) - np.float64(edges[0])
+            factor = self.bins / span
+        # positions in the work dtype where the span and the factor fit it, else in float64, scaled
+        self.direct = math.isfinite(span) and span < info.max and info.tiny * 2**20 < factor < info.max / 2**20
+        self.power = 0 if self.direct else exponent(max(abs(edges[0]), abs(edges[-1])))
+        self.start = math.ldexp(edges[0], -self.power)
+        self.factor = factor if self.direct else self.bins / (math.ldexp(edges[-1], -self.power) - self.start)
+
+    def __call__(self, values):
+        torch, work, n = _torch(), self.work, values.numel()
+        if self.direct:
+            positions = torch.sub(values, self.start, out=work.buffer("scratch", work.dtype, n))
+        else:
+            wide = work.buffer("wide", torch.float64, n).copy_(values)
+            positions = scale_(wide, -self.power).sub_(self.start)
+        positions.mul_(self.factor).clamp_(0, self.bins - 1)
+        # NaN (written by another thread) becomes an arbitrary integer: the second clamp bounds it
+        bin_index = work.buffer("index", torch.int32, n).copy_(positions).clamp_(0, self.bins - 1)
+        # NumPy's correction: the computed bin can be one off for values within an ulp of an edge
+        edge = work.buffer("edge", self.lower.dtype, n)
+        outside = work.buffer("mask", torch.bool, n)
+        torch.lt(values, torch.index_select(self.lower, 0, bin_index, out=edge), out=outside)
+        bin_index.sub_(outside.view(torch.uint8))
+        torch.ge(values, torch.index_select(self.upper, 0, bin_index, out=edge), out=outside)
+        return bin_index.add_(outside.view(torch.uint8))
+
+
+class _BinBySearch:
+    """Each value's bin by binary search among the inner edges: slower, and right however close they are."""
+
+    def __init__(self, edges: np.ndarray, work: Workspace, device):
+        torch = _torch()
+        inner = edges[1:-1]
+        if work.dtype == torch.float32:
+            inner = _round_up_to_float32(inner)
+        self.inner = torch.from_numpy(inner).to(device)
+
+    def __call__(self, values):
+        return _torch().searchsorted(self.inner, values, right=True)
+
+
+def _comparison_edges(edges: np.ndarray, work_dtype, device):
+    """Each bin's lower and upper edge, for comparisons in the work dtype that decide as float64 ones would.
+
+    The first lower and the last upper edge are NaN, which no comparison passes: the correction never
+    moves a value out of the histogram, not even an Inf that another thread wrote since the first pass.
+    For float32 values,
+    ``v < e`` holds exactly when ``v < e'``, with e' the least float32 at or above e: comparing with e'
+    needs no float64 copy of the values.
+    """
+    torch = _torch()
+    lower = np.array([np.nan, *edges[1:-1]])
+    upper = np.array([*edges[1:-1], np.nan])
+    if work_dtype == torch.float32:
+        lower, upper = _round_up_to_float32(lower), _round_up_to_float32(upper)
+    return torch.from_numpy(lower).to(device), torch.from_numpy(upper).to(device)
+
+
+def _round_up_to_float32(edges: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        rounded = edges.astype(np.float32)
+        below = rounded.astype(np.float64) < edges
+        rounded[below] = np.nextafter(rounded[below], np.float32(np.inf))
+    return rounded
