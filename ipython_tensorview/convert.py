@@ -124,7 +124,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
         with torch._C.DisableTorchFunctionSubclass():
             plain = tensor_kinds.plain_tensor(tensor)
             if plain.is_nested:
-                tensor_kinds.tensor_to_array(plain)  # stacks a regular nested tensor, refuses a ragged one
+                tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
                 return "copy"
             if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
                 return "copy"

@@ -14,6 +14,8 @@ expansion is off for ``%np``, since braces in Python (sets, dicts, f-strings) me
 
 from __future__ import annotations
 
+import sys
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
@@ -151,10 +153,8 @@ def _is_tensor(value) -> bool:
 
 def _table_row(name: str, t, settings: TensorView) -> tuple[str, ...]:
     """One line of the listing; a tensor it cannot inspect is shown with the reason, never an error."""
-    import torch
-
     try:
-        with torch._C.DisableTorchFunctionSubclass():
+        with sys.modules["torch"]._C.DisableTorchFunctionSubclass():
             logical, stored = t.numel() * t.element_size(), stored_bytes(t)
             size = format_bytes(logical) + (f" ({format_bytes(stored)} stored)" if stored != logical else "")
             return (name, shape_of(t), dtype_name(t.dtype), str(t.device), grad_state(t), size,

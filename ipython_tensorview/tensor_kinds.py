@@ -147,19 +147,25 @@ def _unwrap(t, steps: list[str]):
     return t
 
 
+def nested_parts(t) -> tuple:
+    """The components of a nested tensor (views, no copy); raises for ragged ones, which have no array shape."""
+    parts = t.unbind()
+    shapes = {tuple(p.shape) for p in parts}
+    if len(shapes) > 1:
+        shown = ", ".join(str(tuple(p.shape)) for p in parts[:4]) + (", ..." if len(parts) > 4 else "")
+        raise TensorConversionError(
+            f"nested tensor with ragged component shapes [{shown}] has no single array shape: "
+            "use torch.nested.to_padded_tensor(t, padding) or convert each of t.unbind()",
+            "ragged nested",
+        )
+    return parts
+
+
 def _to_strided(t, steps: list[str]):
     """Sparse, quantized, nested and ZeroTensor layouts become ordinary strided tensors."""
     torch = _torch()
     if t.is_nested:
-        parts = t.unbind()
-        shapes = {tuple(p.shape) for p in parts}
-        if len(shapes) > 1:
-            shown = ", ".join(str(tuple(p.shape)) for p in parts[:4]) + (", ..." if len(parts) > 4 else "")
-            raise TensorConversionError(
-                f"nested tensor with ragged component shapes [{shown}] has no single array shape: "
-                "use torch.nested.to_padded_tensor(t, padding) or convert each of t.unbind()",
-                "ragged nested",
-            )
+        parts = nested_parts(t)
         t = torch.stack(parts) if parts else torch.empty((0,), dtype=t.dtype, device=t.device)
         steps.append(f"nested -> stacked {tuple(t.shape)}")
     elif t.layout != torch.strided:

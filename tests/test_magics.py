@@ -166,11 +166,12 @@ def test_help_comes_from_magic_arguments(ip):
         ("torch.tensor(sorted({3, 1}))", lambda x, ns: torch.tensor([1, 3])),
         ("x[{'k': 1}['k']]", lambda x, ns: x[1]),
         ("  x[0]  ", lambda x, ns: x[0]),
+        ("d['{k}']", lambda x, ns: x[1]),  # IPython's {var} expansion would make it d['a  b']
     ],
 )
 def test_the_expression_is_python_exactly_as_typed(ip, capsys, line, expected):
     x = torch.arange(6.0).reshape(2, 3) - 2
-    ip.user_ns.update(x=x, torch=torch, c=torch.tensor(1), d={"a  b": x[0], '"': x[1]})
+    ip.user_ns.update(x=x, torch=torch, c=torch.tensor(1), k="a  b", d={"a  b": x[0], '"': x[1], "{k}": x[1]})
     array = ip.run_line_magic("np", line)
     np.testing.assert_array_equal(array, expected(x, ip.user_ns).numpy())
     typed = line.strip().removeprefix("-- ")
