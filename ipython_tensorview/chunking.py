@@ -94,7 +94,11 @@ class Workspace:
         self.size = min(limit, t.numel())
         self.device = t.device
         self.source_dtype = t.dtype
-        self.dtype = work_dtype(torch.float32 if t.is_complex() else t.dtype)
+        # complex values are read as their magnitudes, in the precision of their parts
+        if t.is_complex():
+            self.dtype = torch.float64 if t.dtype == torch.complex128 else torch.float32
+        else:
+            self.dtype = work_dtype(t.dtype)
         self._buffers = {}
 
     def buffer(self, name: str, dtype, n: int):
@@ -113,22 +117,34 @@ class Workspace:
             return piece
         out = self.buffer("values", self.dtype, piece.numel())
         if piece.is_complex():
-            if piece.dtype == torch.complex32:
+            if piece.dtype == torch.complex32:  # no abs kernel for it
                 piece = piece.to(torch.complex64)
-            return torch.abs(piece, out=out) if piece.dtype == torch.complex64 else out.copy_(piece.abs())
+            return torch.abs(piece, out=out)
         return out.copy_(piece)
+
+    def finite_masks(self, values):
+        """Masks of the finite and the non-finite values, in buffers of their own."""
+        torch = _torch()
+        n = values.numel()
+        magnitude = torch.abs(values, out=self.buffer("magnitude", values.dtype, n))
+        finite = torch.lt(magnitude, math.inf, out=self.buffer("finite", torch.bool, n))  # NaN < inf is False
+        return finite, torch.logical_not(finite, out=self.buffer("non-finite", torch.bool, n))
 
     def wide_values(self, piece):
         """The chunk's real values in float64, in a buffer of its own (they get scaled in place)."""
         torch = _torch()
         return self.buffer("wide", torch.float64, piece.numel()).copy_(self.real_values(piece))
 
-    def integer_keys(self, piece):
-        """Integers ordered as the chunk's values, for exact min and max where aminmax lacks the dtype."""
+    def integer_keys(self, piece, wide: bool = False):
+        """Integers ordered as the chunk's values and as far apart, for exact min, max and sums.
+
+        uint64 values become int64 keys ``value - 2**63``; uint16 and uint32 (which aminmax lacks) and,
+        with ``wide``, every integer dtype become int64 in a buffer (the caller may modify it).
+        """
         torch = _torch()
         if piece.dtype == torch.uint64:  # flipping the sign bit maps uint64's order onto int64's
             keys = self.buffer("keys", torch.int64, piece.numel())
             return torch.bitwise_xor(piece.view(torch.int64), -(2**63), out=keys)
-        if piece.dtype in (torch.uint16, torch.uint32):
+        if wide or piece.dtype in (torch.uint16, torch.uint32):
             return self.buffer("keys", torch.int64, piece.numel()).copy_(piece)
         return piece

@@ -11,6 +11,7 @@ torch tensor if torch is already imported.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,16 +126,32 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
             plain = tensor_kinds.plain_tensor(tensor)
             if plain.is_nested:
                 tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
-                return "copy"
+                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
             if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
-                return "copy"
+                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
             array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"
     if not (span is not None and _overlaps(array, span)):
         return "copy" if steps else "empty"
     copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
-    return "copy" if copies else "share"
+    return _copy_verdict(array.size * array.itemsize) if copies else "share"
+
+
+def _copy_verdict(nbytes: int) -> str:
+    """"copy", or a refusal where the copy is larger than the machine's memory (it cannot succeed)."""
+    memory = _physical_memory()
+    if memory and nbytes > memory:
+        return f"refused: copy of {format_bytes(nbytes)}, over memory"
+    return "copy"
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM, or 0 where the system does not say (the check is then skipped)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _resolve_policy(copy, settings: TensorView) -> str:
@@ -206,8 +223,11 @@ def _copy(array: np.ndarray, policy: str) -> np.ndarray:
 
 
 def one_line(error: BaseException) -> str:
-    """``Type: message``, the message cut to its first line."""
-    message = str(error).strip().splitlines()
+    """``Type: message``, the message cut to its first line (an exception's own ``__str__`` may fail too)."""
+    try:
+        message = str(error).strip().splitlines()
+    except Exception:
+        message = ["(its message could not be read)"]
     return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 

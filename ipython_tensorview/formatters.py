@@ -22,7 +22,7 @@ from .config import TensorView
 from .render_html import render_html
 from .render_text import render_text
 from .summary import Summary, summarize
-from .tensor_kinds import TensorConversionError, plain_tensor
+from .tensor_kinds import TensorConversionError, is_tensor, plain_tensor
 from .thumbnail import png, thumbnail_rgba
 
 # Tensor, plus the subclasses whose own __repr__ would win IPython's pretty-printer lookup
@@ -62,7 +62,7 @@ class TensorFormatters:
 
     def text_of(self, obj) -> str:
         try:
-            if not self.settings.formatters:
+            if not (self.settings.formatters and is_tensor(obj)):  # a mock claiming to be a Tensor is not
                 return repr(obj)
             with warnings.catch_warnings():  # nothing of ours reaches the user's cell
                 warnings.simplefilter("ignore")
@@ -73,7 +73,7 @@ class TensorFormatters:
     def html(self, obj) -> str | None:
         """text/html printer; None (no HTML, the text shows) when turned off or on failure."""
         try:
-            if not (self.settings.formatters and self.settings.html):
+            if not (self.settings.formatters and self.settings.html and is_tensor(obj)):
                 return None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

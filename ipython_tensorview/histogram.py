@@ -59,15 +59,15 @@ def _is_prime(n: int) -> bool:
     return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
-def _finite_sample(work: Workspace, t, limit: int, step: int, unclean):
-    """The real values of every ``step``-th element of ``t`` in memory order, chunk by chunk, finite only."""
-    torch = _torch()
+def _sample(work: Workspace, t, limit: int, step: int, unclean):
+    """The real values of every ``step``-th element of ``t`` in memory order, chunk by chunk, each with a
+    mask of its non-finite values where the chunk holds any (else None)."""
     unclean = set(unclean.tolist())
     phase = 0
     for index, piece in enumerate(work.chunks(t, limit)):
         values = work.real_values(piece[phase::step] if step > 1 else piece)
         phase = (phase - piece.numel()) % step
-        yield values[torch.isfinite(values)] if index in unclean else values
+        yield values, work.finite_masks(values)[1] if index in unclean else None
 
 
 def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean) -> tuple[int, ...]:
@@ -78,10 +78,14 @@ def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float
         bin_of = _BinByPosition(edges, work, t.device)
     else:  # a range of a few ulps: bins share edges, and only a search among them is right
         bin_of = _BinBySearch(edges, work, t.device)
-    counts = torch.zeros(bins, dtype=torch.int64, device=t.device)
-    for values in _finite_sample(work, t, limit, histogram_step(t), unclean):
-        counts += torch.bincount(bin_of(values), minlength=bins)
-    return tuple(counts.tolist())
+    # non-finite values go to an extra bin, dropped at the end: no chunk-sized selection is made
+    counts = torch.zeros(bins + 1, dtype=torch.int64, device=t.device)
+    for values, non_finite in _sample(work, t, limit, histogram_step(t), unclean):
+        bin_index = bin_of(values)
+        if non_finite is not None:
+            bin_index.masked_fill_(non_finite, bins)
+        counts += torch.bincount(bin_index, minlength=bins + 1)
+    return tuple(counts[:bins].tolist())
 
 
 class _BinByPosition:
@@ -125,13 +129,16 @@ class _BinBySearch:
 
     def __init__(self, edges: np.ndarray, work: Workspace, device):
         torch = _torch()
+        self.work = work
         inner = edges[1:-1]
         if work.dtype == torch.float32:
             inner = _round_up_to_float32(inner)
         self.inner = torch.from_numpy(inner).to(device)
 
     def __call__(self, values):
-        return _torch().searchsorted(self.inner, values, right=True)
+        torch = _torch()
+        out = self.work.buffer("index", torch.int32, values.numel())
+        return torch.searchsorted(self.inner, values, right=True, out_int32=True, out=out)
 
 
 def _comparison_edges(edges: np.ndarray, work_dtype, device):

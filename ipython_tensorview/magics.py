@@ -14,10 +14,11 @@ expansion is off for ``%np``, since braces in Python (sets, dicts, f-strings) me
 
 from __future__ import annotations
 
+import keyword
 import sys
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .config import TensorView
@@ -36,6 +37,7 @@ class NpMagics(Magics):
 
     @line_magic
     @no_var_expand
+    @needs_local_scope
     @magic_arguments()
     @argument("-c", "--copy", action="store_true", help="Return a copy that never shares memory (copy='always').")
     @argument("-s", "--share", action="store_true", help="Share memory wherever possible (copy='never').")
@@ -44,30 +46,34 @@ class NpMagics(Magics):
     @argument("expression", nargs="*",
               help="A Python expression giving a tensor, e.g. model.fc.weight[0] or x[:, -1]; it starts at "
                    "the first word that is not an option (or after --) and is taken exactly as typed.")
-    def np(self, line=""):
+    def np(self, line="", local_ns=None):
         """Convert a tensor to a NumPy array the reliable way (detach, move to CPU, convert).
 
         Prints what was done and whether the array shares memory with the tensor, then returns the
         array, so ``b = %np a`` works. The copy policy is ``%config TensorView.copy``; -c and -s
-        override it for one call. With no expression, lists the tensors in the namespace.
+        override it for one call. With no expression, lists the tensors in the namespace. Inside a
+        function, the expression sees the function's local variables.
         """
         options, expression = split_options(line, self.np.parser)
+        expression = expression.rstrip(";").rstrip()  # "%np x;" is IPython's way to hide the output
         if options.get("copy") and options.get("share"):
             raise UsageError("%np: -c/--copy and -s/--share contradict each other; give one")
         output = options.get("output")
-        if output is not None and not output.isidentifier():
+        if output is not None and not (output.isidentifier() and not keyword.iskeyword(output)):
             raise UsageError(f"%np: -o needs a Python name, not {output!r}")
         if not expression:
+            if options:
+                raise UsageError("%np: options need an expression after them, e.g. %np -c t")
             print(self._tensor_table())
             return None
-        value = self._evaluate(expression)
+        value = self._evaluate(expression, local_ns)
         copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
             conversion = convert(value, copy, settings=self.settings)
         except TensorConversionError as e:
             raise UsageError(f"%np {expression}: {e}") from e
         except MemoryError as e:
-            raise UsageError(f"%np {expression}: {e}") from e
+            raise UsageError(f"%np {expression}: {e if str(e) else one_line(e)}") from e
         except Exception as e:  # nothing the user's objects raise becomes a traceback
             raise UsageError(f"%np {expression}: {one_line(e)}") from e
         if output is not None:
@@ -76,9 +82,11 @@ class NpMagics(Magics):
             print(f"{expression} -> {conversion}")
         return conversion.array
 
-    def _evaluate(self, expression: str):
+    def _evaluate(self, expression: str, local_ns):
         try:
-            return self.shell.ev(expression)
+            namespace = local_ns if local_ns is not None else self.shell.user_ns
+            with self.shell.builtin_trap:
+                return eval(expression, self.shell.user_global_ns, namespace)
         except SyntaxError as e:
             hint = ""
             if expression.startswith("-"):

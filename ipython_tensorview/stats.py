@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -134,17 +135,23 @@ def _revisit_unclean(t, work: Workspace, limit: int, moments: _Moments) -> None:
         if index not in wanted:
             continue
         values = work.real_values(piece)
-        finite = torch.isfinite(values)
-        clean = torch.where(finite, values, 0)
+        n = values.numel()
+        # into the workspace's buffers: chunks full of NaN must not cost an allocation each
+        finite, non_finite = work.finite_masks(values)
+        clean = work.buffer("clean", work.dtype, n).copy_(values).masked_fill_(non_finite, 0)
+        extreme = work.buffer("extreme", work.dtype, n)
+        low = extreme.copy_(values).masked_fill_(non_finite, math.inf).amin()
+        high = extreme.copy_(values).masked_fill_(non_finite, -math.inf).amax()
+        flags = work.buffer("flags", torch.bool, n)
         row = (
-            finite.sum(),
-            torch.where(finite, values, math.inf).amin(),
-            torch.where(finite, values, -math.inf).amax(),
+            finite.count_nonzero(),  # not .sum(): that makes an int64 copy of the mask
+            low,
+            high,
             clean.sum(),
             torch.dot(clean, clean),
-            torch.isnan(values).sum(),
-            (values == math.inf).sum(),
-            (values == -math.inf).sum(),
+            torch.ne(values, values, out=flags).count_nonzero(),
+            torch.eq(values, math.inf, out=flags).count_nonzero(),
+            torch.eq(values, -math.inf, out=flags).count_nonzero(),
         )
         rows.append(torch.stack([x.to(torch.float64) for x in row]))
     table = torch.stack(rows).cpu().numpy()  # one synchronisation for all of them
@@ -161,15 +168,51 @@ def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, flo
     magnitude = max(abs(moments.low[moments.counts > 0]).max(), abs(moments.high[moments.counts > 0]).max())
     if magnitude and magnitude < math.sqrt(info.tiny) * 2**20:
         return None  # squares near the dtype's smallest normals lose their digits
+    if moments.integer_extremes is not None and magnitude >= 2**53:
+        return None  # integers beyond 2**53 were rounded on their way to float64
     with np.errstate(all="ignore"):
-        total, squares = moments.total.sum(), moments.squares.sum()
-        mean = total / count
-        variance = squares / count - mean * mean
+        total, squares = float(moments.total.sum()), float(moments.squares.sum())
+    mean = total / count
     if not (math.isfinite(mean) and math.isfinite(squares)):
         return None  # a sum overflowed the work dtype
+    variance = squares / count - mean * mean
     if variance <= 0 or mean * mean >= _CANCELLING_MEAN_TO_STD**2 * variance:
         return None  # the spread is lost in the sums of squares, or may be
     return float(mean), math.sqrt(variance)
+
+
+def _integer_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: int) -> tuple[float, float]:
+    """Mean and std of integers of any magnitude: the mean from an exact sum, the std from differences.
+
+    The sum is exact: each int64 is split into its high and low 32 bits, whose sums over a chunk fit
+    int64, and the chunks' sums add up in Python integers. The differences to an integer near the mean
+    are taken in int64 where the range allows (below 2**62) and then held exactly by float64 up to
+    2**53, so the spread of values like 2**62 + k survives.
+    """
+    torch = _torch()
+    key_shift = 2**63 if t.dtype == torch.uint64 else 0  # uint64 keys are value - 2**63
+    low, high = moments.integer_extremes
+    sums = []
+    for piece in work.chunks(t, limit):
+        keys = work.integer_keys(piece, wide=True)
+        upper = torch.bitwise_right_shift(keys, 32)  # arithmetic: floor(keys / 2**32)
+        sums.append(torch.stack((upper.sum(), torch.bitwise_and(keys, 2**32 - 1).sum())))
+    upper_sum, lower_sum = (int(x) for x in torch.stack(sums).sum(dim=0).cpu())
+    key_total = upper_sum * 2**32 + lower_sum
+    mean = Fraction(key_total, count) + key_shift
+    pivot = min(max(round(mean), low), high)
+    exact_differences = high - low < 2**62
+    rows = []
+    for piece in work.chunks(t, limit):
+        keys = work.integer_keys(piece, wide=True)
+        if exact_differences:
+            offsets = work.buffer("wide", torch.float64, piece.numel()).copy_(keys.sub_(pivot - key_shift))
+        else:  # a range beyond 2**62: differences as large as the values, float64's rounding is harmless
+            offsets = work.buffer("wide", torch.float64, piece.numel()).copy_(keys).sub_(float(pivot - key_shift))
+        rows.append(torch.stack((offsets.sum(), torch.dot(offsets, offsets))))
+    total, squares = torch.stack(rows).sum(dim=0).cpu().tolist()
+    offset = total / count
+    return float(mean), math.sqrt(max(squares / count - offset * offset, 0.0))
 
 
 def _careful_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: int) -> tuple[float, float]:
@@ -225,7 +268,12 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
             finite_rows = moments.counts > 0
             low, high = float(moments.low[finite_rows].min()), float(moments.high[finite_rows].max())
             exact = _raw_mean_std(moments, count, work.dtype)
-            mean, std = exact or _careful_mean_std(t, work, limit, moments, count)
+            if exact is not None:
+                mean, std = exact
+            elif moments.integer_extremes is not None:
+                mean, std = _integer_mean_std(t, work, limit, moments, count)
+            else:
+                mean, std = _careful_mean_std(t, work, limit, moments, count)
             if low < high:
                 counts = histogram(t, work, limit, bins, low, high, moments.unclean)
             else:  # one value: NumPy widens the range by 0.5 each side and counts it in the middle bin

@@ -95,7 +95,9 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
             [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else range(size)
             for size in t.shape
         ]
-        if t.layout == torch.strided:
+        if t.is_quantized:  # torch indexes only per-tensor quantized tensors: slice, then dequantize
+            t = _narrowed_to_edges(t, kept, edgeitems)
+        elif t.layout == torch.strided:
             # one index per dimension, shaped to broadcast: the result is the grid of kept indices
             grid = tuple(
                 torch.tensor(keep, device=t.device).view([-1 if d == dim else 1 for d in range(t.dim())])
@@ -107,6 +109,19 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
                 if len(keep) < t.shape[dim]:
                     t = t.index_select(dim, torch.tensor(keep, device=t.device))
     return convert(t, settings=DISPLAY_SETTINGS).array, summarise
+
+
+def _narrowed_to_edges(t, kept, edgeitems: int, dim: int = 0):
+    """The kept edges of ``t`` by slicing (views), each block dequantized once small, then joined."""
+    torch = _torch()
+    if dim == t.dim():
+        return t.dequantize()
+    if len(kept[dim]) == t.shape[dim]:
+        return _narrowed_to_edges(t, kept, edgeitems, dim + 1)
+    size = t.shape[dim]
+    head = t.narrow(dim, 0, edgeitems + 1)
+    tail = t.narrow(dim, size - edgeitems, edgeitems)
+    return torch.cat([_narrowed_to_edges(part, kept, edgeitems, dim + 1) for part in (head, tail)], dim)
 
 
 def values_text(t) -> str:

@@ -27,9 +27,13 @@ class TensorConversionError(TypeError):
 
 
 def is_tensor(obj) -> bool:
-    """True for torch tensors (and subclasses) without importing torch."""
+    """True for torch tensors (and subclasses) without importing torch.
+
+    Judged by the real type, not ``isinstance``: an object that claims ``__class__ = torch.Tensor``
+    (``MagicMock(spec=torch.Tensor)``) is no tensor, and torch's C functions crash on it.
+    """
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor)
+    return torch is not None and issubclass(type(obj), torch.Tensor)
 
 
 def dtype_name(dtype) -> str:
@@ -288,6 +292,17 @@ def distinct_view(t):
         else:
             index.append(slice(None))
     return (t[tuple(index)], repeats) if repeats > 1 else (t, 1)
+
+
+def copy_bytes(t, *, ml_dtypes: bool = False) -> int:
+    """Bytes of the host array that a copying conversion of ``t`` makes (dequantized, upcast...)."""
+    if t.is_quantized:
+        return t.numel() * 4  # dequantized to float32
+    try:
+        itemsize = _host_dtype(t.dtype, ml_dtypes)[0].itemsize
+    except TensorConversionError:
+        itemsize = t.element_size()
+    return t.numel() * itemsize
 
 
 def conversion_copies(t, *, ml_dtypes: bool = False) -> bool:

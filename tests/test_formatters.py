@@ -430,3 +430,23 @@ def test_hostile_values_display_without_warnings_or_fallback(display, make):
     assert "could not display" not in text
     assert "mean nan" not in text and "std nan" not in text and "inf std" not in text
     assert html(t).startswith('<div class="tensorview"')
+
+
+def test_per_channel_quantized_tensors_show_their_edges(display):
+    plain, _ = display
+    q = torch.quantize_per_channel(torch.randn(4, 1000), torch.full((4,), 0.05), torch.zeros(4, dtype=torch.long),
+                                   0, torch.qint8)
+    text = plain(q)
+    assert text.startswith("Tensor (4, 1000) qint8 cpu")
+    assert text.split("\n", 1)[1] == np.array2string(q.dequantize().numpy())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_nan_in_every_chunk_costs_no_memory(display):
+    plain, html = display
+    t = torch.randn(20_000_000)
+    t[:: 1 << 16] = math.nan  # one in every chunk, so that each is revisited
+    plain(torch.ones(3))
+    growth = _peak_rss_growth(lambda: (plain(t), html(t)))
+    assert growth < 24 * 2**20, f"display grew peak memory by {growth / 2**20:.1f} MiB"
+    assert f"nan {t.isnan().sum().item()}" in plain(t)

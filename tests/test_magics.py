@@ -337,3 +337,50 @@ def test_listing_shows_stored_bytes_beside_the_logical_size(ip, capsys):
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "48 B (12 B stored)" in rows["expanded"] and rows["expanded"].endswith("share")
     assert "3.6 TiB (4 B stored)" in rows["huge"]
+
+
+def test_np_inside_a_function_sees_its_locals(ip, capsys):
+    ip.run_cell("import torch\ndef f():\n    local = torch.arange(3.0)\n    array = %np -q local\n    return array\n"
+                "result = f()")
+    np.testing.assert_array_equal(ip.user_ns["result"], [0.0, 1.0, 2.0])
+
+
+def test_a_trailing_semicolon_is_ipythons_not_the_expressions(ip, capsys):
+    result = ip.run_cell("import torch\nx = torch.ones(2)\nr = %np x;")
+    assert result.success and np.shares_memory(ip.user_ns["r"], ip.user_ns["x"].numpy())
+    assert capsys.readouterr().out.startswith("x -> ndarray float32 (2,): shares memory")
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("-o for x", "%np: -o needs a Python name, not 'for'"),
+        ("-c", "%np: options need an expression after them, e.g. %np -c t"),
+    ],
+)
+def test_option_mistakes(ip, line, message):
+    ip.user_ns["x"] = torch.ones(2)
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("np", line)
+    assert str(info.value) == message
+
+
+def test_a_mock_that_claims_to_be_a_tensor_is_no_tensor(ip, capsys):
+    from unittest import mock
+
+    ip.user_ns["m"] = mock.MagicMock(spec=torch.Tensor)
+    with pytest.raises(UsageError, match="^%np m: MagicMock is not a tensor or an array"):
+        ip.run_line_magic("np", "m")
+    ip.run_line_magic("np", "")
+    assert capsys.readouterr().out == "No tensors in the namespace.\n"
+    data, _ = ip.display_formatter.format(ip.user_ns["m"])
+    assert data["text/plain"].startswith("<MagicMock spec='Tensor'")
+
+
+def test_a_copy_larger_than_memory_is_refused_in_the_listing_as_by_np(ip, capsys):
+    ip.user_ns["huge"] = torch.zeros(1, dtype=torch.bfloat16).expand(10**12)
+    ip.run_line_magic("np", "")
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.endswith("1.8 TiB (2 B stored)  refused: copy of 3.6 TiB, over memory")
+    with pytest.raises(UsageError, match=r"^%np huge: the copy needs 3.6 TiB \(4,000,000,000,000 bytes\)"):
+        ip.run_line_magic("np", "huge")

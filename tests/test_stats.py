@@ -281,13 +281,29 @@ def test_edges_of_the_float_range(values, dtype):
     assert sum(result.histogram) == count
 
 
+def test_integers_far_from_zero_keep_their_spread():
+    t = torch.arange(1000) + 2**62  # float64 would round these to two values
+    result = tensor_stats(t)
+    assert (result.min, result.max) == (2**62, 2**62 + 999)
+    assert math.isclose(result.std, np.arange(1000).std(), rel_tol=1e-12)
+    unsigned = tensor_stats(torch.from_numpy(np.array([2**64 - 1, 2**64 - 3], dtype=np.uint64)))
+    assert (unsigned.min, unsigned.max, unsigned.std) == (2**64 - 3, 2**64 - 1, 1.0)
+
+
+def test_complex128_magnitudes_keep_float64_range():
+    result = tensor_stats(torch.tensor([1e50, 2e50j], dtype=torch.complex128))
+    assert (result.min, result.max, result.of) == (1e50, 2e50, "|z|")
+    tiny = tensor_stats(torch.tensor([1e-300, 3e-300j], dtype=torch.complex128))
+    assert (tiny.min, tiny.max) == (1e-300, 3e-300) and math.isclose(tiny.std, 1e-300)
+
+
 def test_integer_extremes_are_exact():
     t = torch.from_numpy(np.array([2**64 - 1, 0, 2**63], dtype=np.uint64))
     result = tensor_stats(t)
     assert (result.min, result.max) == (0, 2**64 - 1)
     signed = tensor_stats(torch.tensor([-(2**63), 2**63 - 1, 5]))
     assert (signed.min, signed.max) == (-(2**63), 2**63 - 1)
-    assert math.isclose(signed.mean, 5 / 3 - 1 / 3, abs_tol=1.0)
+    assert signed.mean == 4 / 3  # an exact sum: (-2**63 + 2**63 - 1 + 5) / 3
 
 
 def test_expanded_dimensions_count_each_stored_element_many_times():
