@@ -450,3 +450,31 @@ def test_nan_in_every_chunk_costs_no_memory(display):
     growth = _peak_rss_growth(lambda: (plain(t), html(t)))
     assert growth < 24 * 2**20, f"display grew peak memory by {growth / 2**20:.1f} MiB"
     assert f"nan {t.isnan().sum().item()}" in plain(t)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+@pytest.mark.parametrize("make", [lambda: torch.zeros(1000, 1).expand(1000, 10**9),
+                                  lambda: torch.arange(3.0).expand(10**11, 3)], ids=["(1000, 1e9)", "(1e11, 3)"])
+def test_an_expanded_tensor_costs_what_it_shows(display, make):
+    plain, html = display
+    t = make()
+    plain(torch.ones(3))
+    growth = _peak_rss_growth(lambda: (plain(t), html(t)))
+    assert growth < 16 * 2**20, f"display grew peak memory by {growth / 2**20:.1f} MiB"
+    text = plain(t)
+    stored = t.untyped_storage().nbytes()
+    assert f"({stored} B stored)" in text or f"({stored / 1024:.1f} KiB stored)" in text
+    array = np.broadcast_to(t[tuple(0 if s == 0 else slice(None) for s in t.stride())].numpy()
+                            .reshape([1 if s == 0 else n for n, s in zip(t.shape, t.stride())]), t.shape)
+    assert text.split("\n", 1)[1] == np.array2string(array)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_values_of_a_wide_tensor_copy_only_the_edges():
+    from ipython_tensorview.summary import values_text
+
+    t = torch.randn(100, 1_000_000)  # summarising row by row would copy 7 rows: 28 MB
+    values_text(torch.ones(3))
+    growth = _peak_rss_growth(lambda: values_text(t))
+    assert growth < 4 * 2**20, f"values text grew peak memory by {growth / 2**20:.1f} MiB"
+    assert values_text(t) == np.array2string(t.numpy())
