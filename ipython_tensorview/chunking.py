@@ -57,6 +57,15 @@ def chunks(t, limit: int, buffer=None):
             yield from chunks(t[index], limit, buffer)
 
 
+def flat_in_memory_order(t):
+    """A flat view of ``t``'s elements in the order they lie in memory, or None where no view has it."""
+    if t.is_quantized:
+        return None
+    if t.dim() > 1:
+        t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
+    return t.view(-1) if t.is_contiguous() else None
+
+
 def _flat_copy(piece, buffer):
     """``piece`` as a flat contiguous tensor, copied into ``buffer`` where one is given."""
     if buffer is None:

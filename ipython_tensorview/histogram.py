@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .chunking import Workspace, exponent, scale_
+from .chunking import Workspace, exponent, flat_in_memory_order, scale_
 
 # the histogram counts every element up to this many, and a sample of about the second figure above
 HISTOGRAM_EXACT_ELEMENTS = 1 << 22
@@ -62,6 +62,12 @@ def _is_prime(n: int) -> bool:
 def _sample(work: Workspace, t, limit: int, step: int, unclean):
     """The real values of every ``step``-th element of ``t`` in memory order, chunk by chunk, each with a
     mask of its non-finite values where the chunk holds any (else None)."""
+    flat = flat_in_memory_order(t) if step > 1 else None
+    if flat is not None:  # one strided view: the sample is read in a few chunks, not a sliver of each
+        for piece in work.chunks(flat[step // 2 :: step], limit):
+            values = work.real_values(piece)
+            yield values, work.finite_masks(values)[1] if unclean.size else None
+        return
     unclean = set(unclean.tolist())
     phase = 0
     for index, piece in enumerate(work.chunks(t, limit)):
