@@ -76,14 +76,19 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         array, steps, source = obj, [], "ndarray"
         shares = True
     elif is_tensor(obj):
-        try:
-            array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
-        except (TensorConversionError, MemoryError):
-            raise
-        except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
-            raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
         source = "tensor"
-        shares = span is not None and _overlaps(array, span)
+        shared = tensor_kinds.shared_host_array(obj)
+        if shared is not None:  # a plain CPU tensor: its .numpy() is a view, shared unless empty
+            array, steps = shared
+            shares = array.size > 0
+        else:
+            try:
+                array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
+            except (TensorConversionError, MemoryError):
+                raise
+            except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
+                raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
+            shares = span is not None and _overlaps(array, span)
     else:
         array, shares = _array_like_to_array(obj)
         steps, source = [], type(obj).__name__

@@ -14,6 +14,7 @@ expansion is off for ``%np``, since braces in Python (sets, dicts, f-strings) me
 
 from __future__ import annotations
 
+import functools
 import keyword
 import sys
 
@@ -34,6 +35,7 @@ class NpMagics(Magics):
     def __init__(self, shell, settings: TensorView):
         super().__init__(shell)
         self.settings = settings
+        self._compiled: dict[str, object] = {}  # expression -> code: a line run again is not recompiled
 
     @line_magic
     @no_var_expand
@@ -84,9 +86,14 @@ class NpMagics(Magics):
 
     def _evaluate(self, expression: str, local_ns):
         try:
+            code = self._compiled.get(expression)
+            if code is None:
+                if len(self._compiled) >= 256:
+                    self._compiled.clear()
+                code = self._compiled[expression] = compile(expression, "<%np>", "eval")
             namespace = local_ns if local_ns is not None else self.shell.user_ns
             with self.shell.builtin_trap:
-                return eval(expression, self.shell.user_global_ns, namespace)
+                return eval(code, self.shell.user_global_ns, namespace)
         except SyntaxError as e:
             hint = ""
             if expression.startswith("-"):
@@ -116,13 +123,9 @@ def split_options(line: str, parser) -> tuple[dict[str, object], str]:
     read while the line starts with one; ``--`` ends them. Anything else, ``-x`` or ``-1`` included,
     starts the expression, which is never split into words or re-joined.
     """
-    takes_value = {}
-    for action in parser._actions:  # the options declared with @argument, and whether they take a value
-        for option in action.option_strings:
-            if option not in ("-h", "--help"):
-                takes_value[option] = (action.dest, action.nargs != 0)
     options: dict[str, object] = {}
     rest = line.strip()
+    takes_value = _declared_options(parser) if rest.startswith("-") else {}
     while rest.startswith("-"):
         word, after = _first_word(rest)
         if word == "--":
@@ -145,6 +148,17 @@ def split_options(line: str, parser) -> tuple[dict[str, object], str]:
             options[dest] = value
         rest = after
     return options, rest.strip()
+
+
+@functools.lru_cache(maxsize=None)
+def _declared_options(parser) -> dict[str, tuple[str, bool]]:
+    """The options declared with @argument: each option string's destination, and whether it takes a value."""
+    return {
+        option: (action.dest, action.nargs != 0)
+        for action in parser._actions
+        for option in action.option_strings
+        if option not in ("-h", "--help")
+    }
 
 
 def _first_word(text: str) -> tuple[str, str]:

@@ -37,7 +37,13 @@ def is_tensor(obj) -> bool:
 
 
 def dtype_name(dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
+
+
+_DTYPE_NAMES: dict = {}
 
 
 def _torch():
@@ -245,6 +251,24 @@ def _tensor_to_array(t, ml_dtypes: bool):
     if numpy_view is not None:
         array = array.view(numpy_view)
     return array, steps, span
+
+
+def shared_host_array(t):
+    """The commonest case in one step: a plain CPU tensor of a NumPy dtype gives ``(array, steps)`` that
+    shares its memory; anything else gives None and takes the full route of :func:`tensor_to_array`."""
+    torch = _torch()
+    if (
+        (type(t) is torch.Tensor or type(t) is torch.nn.Parameter)
+        and t.layout == torch.strided
+        and t.device.type == "cpu"
+        and dtype_name(t.dtype) in _NATIVE
+        and not (t.is_conj() or t.is_neg() or t.is_nested or t._is_zerotensor())
+        and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+    ):
+        if t.requires_grad:
+            return t.detach().numpy(), ["detach"]
+        return t.numpy(), []
+    return None
 
 
 def allocate_host(shape, dtype):
