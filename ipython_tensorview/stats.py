@@ -29,13 +29,15 @@ from fractions import Fraction
 import numpy as np
 
 from .chunking import Workspace, exponent, scale_
-from .histogram import histogram, histogram_step
+from .histogram import bin_edges, histogram, histogram_step
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 4 MiB on a GPU, where each
 # chunk costs a few kernel launches
 CHUNK_ELEMENTS = {"cpu": 1 << 18}
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
+# up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
+SMALL_ELEMENTS = 4096
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
@@ -245,6 +247,47 @@ def _careful_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
     return min(max(mean, low), high), std  # rounding never puts the mean outside the values
 
 
+def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
+    """Statistics of a small CPU tensor, with NumPy on one float64 copy: a fraction of the chunked passes'
+    fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers beyond 2**53):
+    the chunked passes handle those."""
+    torch = _torch()
+    real = t.abs() if t.is_complex() else t
+    if real.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form
+        real = t.to(torch.complex64).abs()
+    array = real.to(torch.float64).numpy().ravel()
+    finite = array[np.isfinite(array)]
+    nan, posinf = int(np.isnan(array).sum()), int(np.isposinf(array).sum())
+    neginf = array.size - finite.size - nan - posinf
+    low = high = mean = std = math.nan
+    counts = [0] * bins
+    if finite.size:
+        low, high = finite.min(), finite.max()
+        magnitude = max(abs(low), abs(high))
+        integers = not (t.is_floating_point() or t.is_complex())
+        if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**53):
+            return None
+        mean, std = float(finite.mean()), float(finite.std())  # NumPy subtracts the mean before squaring
+        if low < high:
+            counts = np.histogram(finite, bins=bin_edges(float(low), float(high), bins))[0].tolist()
+        else:
+            counts[bins // 2] = finite.size
+        low, high = (int(low), int(high)) if integers else (float(low), float(high))
+    return Stats(
+        count=finite.size * repeats,
+        min=low,
+        max=high,
+        mean=min(max(mean, low), high) if finite.size else mean,
+        std=std,
+        nan=nan * repeats,
+        posinf=posinf * repeats,
+        neginf=neginf * repeats,
+        histogram=tuple(n * repeats for n in counts) if finite.size else (),
+        of="|z|" if t.is_complex() else "",
+        sampled_from=sampled_from,
+    )
+
+
 def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
     """Statistics of a strided numeric tensor; None where they do not apply (bool, raw bits, empty)."""
     torch = _torch()
@@ -256,9 +299,13 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
     sampled_from = 0
     if max_elements and t.numel() > max_elements:
         sampled_from, t, repeats = logical, strided_sample(t, max_elements), 1
-    limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     with torch.no_grad():
         t = t.detach()
+        if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not t.is_quantized:
+            small = _small_stats(t, bins, repeats, sampled_from)
+            if small is not None:
+                return small
+        limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
         work = Workspace(t, limit)
         moments = _first_pass(t, work, limit)
         count = int(moments.counts.sum())

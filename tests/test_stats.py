@@ -1,4 +1,5 @@
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -10,6 +11,25 @@ from ipython_tensorview import stats as stats_module
 from ipython_tensorview.chunking import chunks
 from ipython_tensorview.histogram import bin_edges
 from ipython_tensorview.stats import strided_sample, tensor_stats
+
+
+@contextmanager
+def stats_path(chunk):
+    """``chunk``: the elements per chunk of the chunked passes, or "small" for the NumPy path of small tensors."""
+    previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS
+    if chunk != "small":
+        stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS = chunk, 0
+    try:
+        yield
+    finally:
+        stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS = previous
+
+
+@pytest.fixture(params=["chunked", "small"])
+def path(request):
+    """Run a test through the chunked passes (chunks of 64) and through the small-tensor NumPy path."""
+    with stats_path(64 if request.param == "chunked" else "small"):
+        yield request.param
 
 
 def _reference(t):
@@ -71,14 +91,10 @@ def numeric_tensors(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18]))
+@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18, "small"]))
 def test_stats_match_numpy_whatever_the_chunking(t, chunk):
-    previous = stats_module.CHUNK_ELEMENTS["cpu"]
-    stats_module.CHUNK_ELEMENTS["cpu"] = chunk
-    try:
+    with stats_path(chunk):
         _assert_matches(tensor_stats(t), t)
-    finally:
-        stats_module.CHUNK_ELEMENTS["cpu"] = previous
 
 
 def test_chunks_cover_every_element_once_and_stay_small():
@@ -93,13 +109,13 @@ def test_contiguous_chunks_are_views():
     assert all(p.data_ptr() >= t.data_ptr() and p._base is t for p in chunks(t, 30))
 
 
-def test_all_non_finite():
+def test_all_non_finite(path):
     result = tensor_stats(torch.tensor([math.nan, math.inf, -math.inf]))
     assert (result.count, result.nan, result.posinf, result.neginf) == (0, 1, 1, 1)
     assert math.isnan(result.mean) and result.histogram == ()
 
 
-def test_constant_tensor_fills_one_bin():
+def test_constant_tensor_fills_one_bin(path):
     result = tensor_stats(torch.full((10,), 3.0), bins=4)
     assert (result.min, result.max, result.mean, result.std) == (3.0, 3.0, 3.0, 0.0)
     assert result.histogram == (0, 0, 10, 0)  # as np.histogram: the range widened to [2.5, 3.5]
@@ -111,7 +127,7 @@ def test_stats_do_not_apply_to_bool_raw_or_empty():
     assert tensor_stats(torch.zeros(3, dtype=torch.uint8).view(torch.uint4)) is None
 
 
-def test_exact_integer_extremes():
+def test_exact_integer_extremes(path):
     t = torch.tensor([2**40 + 1, -(2**40) - 3], dtype=torch.int64)
     result = tensor_stats(t)
     assert (result.min, result.max) == (-(2**40) - 3, 2**40 + 1)
@@ -124,7 +140,7 @@ def test_quantized_per_channel_uses_dequantized_values():
     _assert_matches(tensor_stats(q), q)
 
 
-def test_complex_statistics_describe_the_magnitude():
+def test_complex_statistics_describe_the_magnitude(path):
     t = torch.tensor([3 + 4j, -6 + 8j])
     result = tensor_stats(t)
     assert (result.min, result.max, result.mean, result.of) == (5.0, 10.0, 7.5, "|z|")
@@ -209,18 +225,13 @@ def ranged_tensors(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18]))
+@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18, "small"]))
 def test_statistics_are_exact_across_each_dtypes_range(t, chunk):
     import warnings
 
-    previous = stats_module.CHUNK_ELEMENTS["cpu"]
-    stats_module.CHUNK_ELEMENTS["cpu"] = chunk
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # nothing may reach the user's cell
-            result = tensor_stats(t)
-    finally:
-        stats_module.CHUNK_ELEMENTS["cpu"] = previous
+    with stats_path(chunk), warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may reach the user's cell
+        result = tensor_stats(t)
     python_values = t.tolist() if not t.dtype.is_floating_point else t.to(torch.float64).tolist()
     count, low, high, mean, std = _exact_reference(python_values)
     assert (result.count, result.min, result.max) == (count, low, high)
@@ -265,7 +276,7 @@ def _numpy_histogram(finite, bins):
         ([1000.5, 1000.25, 1000.75], torch.float16),
     ],
 )
-def test_edges_of_the_float_range(values, dtype):
+def test_edges_of_the_float_range(values, dtype, path):
     import warnings
 
     t = torch.tensor(values, dtype=torch.float64).to(dtype)
@@ -281,7 +292,7 @@ def test_edges_of_the_float_range(values, dtype):
     assert sum(result.histogram) == count
 
 
-def test_integers_far_from_zero_keep_their_spread():
+def test_integers_far_from_zero_keep_their_spread(path):
     t = torch.arange(1000) + 2**62  # float64 would round these to two values
     result = tensor_stats(t)
     assert (result.min, result.max) == (2**62, 2**62 + 999)
@@ -290,14 +301,14 @@ def test_integers_far_from_zero_keep_their_spread():
     assert (unsigned.min, unsigned.max, unsigned.std) == (2**64 - 3, 2**64 - 1, 1.0)
 
 
-def test_complex128_magnitudes_keep_float64_range():
+def test_complex128_magnitudes_keep_float64_range(path):
     result = tensor_stats(torch.tensor([1e50, 2e50j], dtype=torch.complex128))
     assert (result.min, result.max, result.of) == (1e50, 2e50, "|z|")
     tiny = tensor_stats(torch.tensor([1e-300, 3e-300j], dtype=torch.complex128))
     assert (tiny.min, tiny.max) == (1e-300, 3e-300) and math.isclose(tiny.std, 1e-300)
 
 
-def test_integer_extremes_are_exact():
+def test_integer_extremes_are_exact(path):
     t = torch.from_numpy(np.array([2**64 - 1, 0, 2**63], dtype=np.uint64))
     result = tensor_stats(t)
     assert (result.min, result.max) == (0, 2**64 - 1)
@@ -306,7 +317,7 @@ def test_integer_extremes_are_exact():
     assert signed.mean == 4 / 3  # an exact sum: (-2**63 + 2**63 - 1 + 5) / 3
 
 
-def test_expanded_dimensions_count_each_stored_element_many_times():
+def test_expanded_dimensions_count_each_stored_element_many_times(path):
     base = torch.tensor([[1.0], [math.nan], [3.0]])
     t = base.expand(3, 10**6)
     result = tensor_stats(t)
