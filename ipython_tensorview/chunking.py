@@ -66,6 +66,54 @@ def flat_in_memory_order(t):
     return t.view(-1) if t.is_contiguous() else None
 
 
+def sampling_step(t, target: int) -> int:
+    """The step s of a sample of about ``target`` elements taken every s-th element in memory order.
+
+    s is a prime that divides no dimension, so that the sample does not fall into step with rows,
+    columns or channels (a step of 2 on interleaved data, or of 3 on an H,W,C image, would see one kind).
+    """
+    step = max(2, t.numel() // max(1, target))
+    while not _is_prime(step) or any(size % step == 0 for size in t.shape):
+        step += 1
+    return step
+
+
+def _is_prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+def sample_in_memory_order(t, target: int):
+    """A view of about ``target`` elements of ``t``: every s-th in memory order (see :func:`sampling_step`).
+
+    Where no flat view of ``t`` exists (a slice with gaps along several dimensions), every k-th element
+    along each dimension instead.
+    """
+    flat = flat_in_memory_order(t)
+    if flat is None:
+        return strided_sample(t, target)
+    step = sampling_step(t, target)
+    return flat[step // 2 :: step]
+
+
+def strided_sample(t, max_elements: int):
+    """A view of about ``max_elements`` elements: every k-th along each dimension, from mid-stride.
+
+    The factor to shed is spread evenly over the dimensions (smallest first, so what a short dimension
+    cannot shed passes to the longer ones), and each stride starts half a step in, so that a sample of
+    a trend is not biased towards its beginning.
+    """
+    factor = t.numel() / max_elements
+    steps = [1] * t.dim()
+    dims = sorted(range(t.dim()), key=lambda d: t.shape[d])
+    for position, dim in enumerate(dims):
+        if factor <= 1:
+            break
+        share = factor ** (1 / (len(dims) - position))
+        steps[dim] = min(t.shape[dim], math.ceil(share))
+        factor /= steps[dim]
+    return t[tuple(slice(step // 2, None, step) for step in steps)]
+
+
 def _flat_copy(piece, buffer):
     """``piece`` as a flat contiguous tensor, copied into ``buffer`` where one is given."""
     if buffer is None:

@@ -18,7 +18,12 @@ import numpy as np
 
 from . import tensor_kinds
 from .config import COPY_POLICIES, TensorView, current_settings
-from .tensor_kinds import TensorConversionError, format_bytes, is_tensor, no_memory_message
+from .tensor_kinds import (
+    TensorConversionError,
+    format_bytes,
+    is_tensor,
+    no_memory_message,
+)
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import byte_bounds

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .chunking import Workspace, exponent, flat_in_memory_order, scale_
+from .chunking import Workspace, exponent, flat_in_memory_order, sampling_step, scale_
 
 # the histogram counts every element up to this many, and a sample of about the second figure above
 HISTOGRAM_EXACT_ELEMENTS = 1 << 22
@@ -41,22 +41,8 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
 
 
 def histogram_step(t) -> int:
-    """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample.
-
-    The sample takes every s-th element in memory order, with s a prime that divides no dimension, so
-    that it does not fall into step with rows, columns or channels.
-    """
-    n = t.numel()
-    if n <= HISTOGRAM_EXACT_ELEMENTS:
-        return 1
-    step = max(2, n // HISTOGRAM_SAMPLE_ELEMENTS)
-    while not _is_prime(step) or any(size % step == 0 for size in t.shape):
-        step += 1
-    return step
-
-
-def _is_prime(n: int) -> bool:
-    return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
+    """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample."""
+    return 1 if t.numel() <= HISTOGRAM_EXACT_ELEMENTS else sampling_step(t, HISTOGRAM_SAMPLE_ELEMENTS)
 
 
 def _sample(work: Workspace, t, limit: int, step: int, unclean):

@@ -19,13 +19,25 @@ import keyword
 import sys
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, needs_local_scope, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    line_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .config import TensorView
 from .convert import convert, one_line, verdict
 from .summary import grad_state, stored_bytes
-from .tensor_kinds import TensorConversionError, dtype_name, format_bytes, is_tensor, shape_of
+from .tensor_kinds import (
+    TensorConversionError,
+    dtype_name,
+    format_bytes,
+    is_tensor,
+    shape_of,
+)
 
 
 @magics_class

@@ -43,8 +43,11 @@ def facts(summary: Summary) -> list[tuple[str, str]]:
     return rows
 
 
-def histogram_svg(histogram: tuple[int, ...], low: float, high: float) -> str:
-    """Bars in the text colour, with a title giving the range; empty where there is nothing to draw."""
+def histogram_svg(histogram: tuple[int, ...], low: float, high: float, step: int = 1) -> str:
+    """Bars in the text colour, with a title giving the range; empty where there is nothing to draw.
+
+    ``step`` > 1: the counts are those of every step-th element in memory order, and the title says so.
+    """
     peak = max(histogram, default=0)
     if not peak:
         return ""
@@ -54,7 +57,10 @@ def histogram_svg(histogram: tuple[int, ...], low: float, high: float) -> str:
         for i, count in enumerate(histogram)
         if (h := max(1.0, count / peak * HISTOGRAM_HEIGHT) if count else 0)
     )
-    title = escape(f"histogram of finite values, {len(histogram)} bins from {number(low)} to {number(high)}")
+    sample = f" (≈ every {step:,}th element in memory order)" if step > 1 else ""
+    title = escape(
+        f"histogram of finite values{sample}, {len(histogram)} bins from {number(low)} to {number(high)}"
+    )
     return (
         f'<svg class="tensorview-histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{HISTOGRAM_HEIGHT}" viewBox="0 0 {width} {HISTOGRAM_HEIGHT}" role="img" '
@@ -86,7 +92,8 @@ def render_html(summary: Summary, thumbnail: tuple[np.ndarray, bytes] | None = N
         parts.append(f'<div class="tensorview-note" style="opacity: 0.8">{escape(summary.note)}</div>')
     pictures = []
     if summary.stats is not None and summary.stats.count:
-        pictures.append(histogram_svg(summary.stats.histogram, summary.stats.min, summary.stats.max))
+        stats = summary.stats
+        pictures.append(histogram_svg(stats.histogram, stats.min, stats.max, stats.histogram_step))
     if thumbnail is not None:
         pictures.append(thumbnail_img(*thumbnail))
     pictures = [p for p in pictures if p]

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .chunking import Workspace, exponent, scale_
+from .chunking import Workspace, exponent, sample_in_memory_order, scale_
 from .histogram import bin_edges, histogram, histogram_step
 from .tensor_kinds import distinct_view, dtype_name
 
@@ -67,25 +67,6 @@ class Stats:
 
 def _torch():
     return sys.modules["torch"]
-
-
-def strided_sample(t, max_elements: int):
-    """A view of about ``max_elements`` elements: every k-th along each dimension, from mid-stride.
-
-    The factor to shed is spread evenly over the dimensions (smallest first, so what a short dimension
-    cannot shed passes to the longer ones), and each stride starts half a step in, so that a sample of
-    a trend is not biased towards its beginning.
-    """
-    factor = t.numel() / max_elements
-    steps = [1] * t.dim()
-    dims = sorted(range(t.dim()), key=lambda d: t.shape[d])
-    for position, dim in enumerate(dims):
-        if factor <= 1:
-            break
-        share = factor ** (1 / (len(dims) - position))
-        steps[dim] = min(t.shape[dim], math.ceil(share))
-        factor /= steps[dim]
-    return t[tuple(slice(step // 2, None, step) for step in steps)]
 
 
 @dataclass
@@ -298,7 +279,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
     t, repeats = distinct_view(t)
     sampled_from = 0
     if max_elements and t.numel() > max_elements:
-        sampled_from, t, repeats = logical, strided_sample(t, max_elements), 1
+        sampled_from, t, repeats = logical, sample_in_memory_order(t, max_elements), 1
     with torch.no_grad():
         t = t.detach()
         if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not t.is_quantized:
@@ -323,6 +304,8 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
                 mean, std = _careful_mean_std(t, work, limit, moments, count)
             if low < high:
                 counts = histogram(t, work, limit, bins, low, high, moments.unclean)
+                if histogram_step(t) > 1:  # a sample may miss the extremes; the exact min and max are known
+                    counts = (max(counts[0], 1), *counts[1:-1], max(counts[-1], 1))
             else:  # one value: NumPy widens the range by 0.5 each side and counts it in the middle bin
                 counts = tuple(count if i == bins // 2 else 0 for i in range(bins))
             if moments.integer_extremes is not None:

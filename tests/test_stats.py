@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipython_tensorview import stats as stats_module
-from ipython_tensorview.chunking import chunks
+from ipython_tensorview.chunking import chunks, sample_in_memory_order, strided_sample
 from ipython_tensorview.histogram import bin_edges
-from ipython_tensorview.stats import strided_sample, tensor_stats
+from ipython_tensorview.stats import tensor_stats
 
 
 @contextmanager
@@ -151,7 +151,7 @@ def test_sampling_above_the_cap_is_deterministic_and_marked():
     first, second = tensor_stats(t, max_elements=10_000), tensor_stats(t, max_elements=10_000)
     assert first == second
     assert first.sampled_from == 1_000_000 and first.count <= 10_000
-    assert first.count == strided_sample(t, 10_000).numel()
+    assert first.count == sample_in_memory_order(t, 10_000).numel()
     assert abs(first.mean - t.mean().item()) / t.mean().item() < 0.01
     assert tensor_stats(t, max_elements=0).sampled_from == 0
 
@@ -324,3 +324,60 @@ def test_expanded_dimensions_count_each_stored_element_many_times(path):
     assert (result.count, result.nan, result.min, result.max, result.mean) == (2 * 10**6, 10**6, 1.0, 3.0, 2.0)
     assert result.std == 1.0 and sum(result.histogram) == 2 * 10**6
     assert tensor_stats(torch.zeros(1).expand(10**12)).count == 10**12
+
+
+# ---- samples that do not fall into step with the data ----
+
+def _patterned(kind: str, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(4_000_000, generator=g)
+    if kind == "interleaved":  # odd and even elements from two distributions
+        t = noise.clone()
+        t[1::2] = t[1::2] * 0.2 + 6
+        return t.reshape(1000, 4000)
+    if kind == "striped":  # every 4th column shifted
+        t = noise.reshape(1000, 4000).clone()
+        t[:, ::4] += 8
+        return t
+    if kind == "hwc image":  # three channels with their own levels, interleaved in memory
+        t = noise.reshape(800, 1250, 4)[..., :3].contiguous()
+        return t + torch.tensor([0.0, 5.0, 10.0])
+    return noise.reshape(4000, 1000).T  # transposed: memory order differs from index order
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["interleaved", "striped", "hwc image", "transposed"]), st.integers(0, 2**16))
+def test_a_sample_sees_the_shape_of_patterned_data(kind, seed):
+    from ipython_tensorview.render_text import sparkline
+
+    from ipython_tensorview import histogram as histogram_module
+
+    t = _patterned(kind, seed)
+    exact = tensor_stats(t)  # up to HISTOGRAM_EXACT_ELEMENTS (4 Mi), the histogram counts every element
+    previous = histogram_module.HISTOGRAM_EXACT_ELEMENTS
+    histogram_module.HISTOGRAM_EXACT_ELEMENTS = 1 << 20  # above this, a sample of about 2**20 elements
+    try:
+        sampled = tensor_stats(t)
+    finally:
+        histogram_module.HISTOGRAM_EXACT_ELEMENTS = previous
+    assert exact.histogram_step == 1 and sampled.histogram_step > 1
+    assert (sampled.min, sampled.max, sampled.count) == (exact.min, exact.max, exact.count)  # still exact
+    # statistics of a sample (above stats_max_elements) see every column and channel too
+    assert abs(tensor_stats(t, max_elements=1 << 18).mean - exact.mean) < 0.05 * exact.std
+    exact, shown = sparkline(exact.histogram), sparkline(sampled.histogram)
+    # an empty bin and the lowest bar both mean "under 1/8 of the peak": a sample may lose a bin's last
+    # few elements, while aliasing (seeing one column or channel of several) changes the shape
+    levels = " ▂▃▄▅▆▇█".replace(" ", "▁")
+    differences = [abs(levels.index(a.replace(" ", "▁")) - levels.index(b.replace(" ", "▁")))
+                   for a, b in zip(exact, shown)]
+    # the same sparkline, or one character one level off
+    assert sum(d > 0 for d in differences) <= 1 and max(differences) <= 1, (exact, shown)
+
+
+def test_a_sampled_histogram_keeps_the_bins_of_the_exact_extremes():
+    t = torch.zeros(20_000_000)
+    t[12_345] = -1.0  # one extreme value each side: a sample of every s-th element misses them
+    t[7_654_321] = 1.0
+    result = tensor_stats(t)
+    assert result.histogram_step > 1 and (result.min, result.max) == (-1.0, 1.0)
+    assert result.histogram[0] >= 1 and result.histogram[-1] >= 1
