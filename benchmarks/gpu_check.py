@@ -8,16 +8,20 @@ Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_chec
 2. Displaying a float32 tensor of --gib GiB (text and HTML, as Jupyter asks for both): time, host memory
    growth (resident set, and its peak during the display) and the peak extra device memory the
    statistics took; the same for lovely-tensors when installed, side by side.
+3. The statistics' plan on the device, for normal, offset and NaN-holding data: time against t.sum(),
+   kernel launches (torch.profiler) and waits for the device (torch.cuda.set_sync_debug_mode).
 """
 
 import argparse
+import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+from IPython.core.formatters import DisplayFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from kinds import KINDS, reference  # noqa: E402
@@ -91,14 +95,15 @@ def measure_display(name: str, show, t, device: str) -> None:
 def check_display(device: str, gib: float) -> None:
     elements = int(gib * 2**30 / 4)
     print(f"2. display of a {gib:g} GiB float32 tensor ({elements:,} elements) on {device}")
-    plain, html = PlainTextFormatter(), HTMLFormatter()
-    TensorFormatters(TensorView()).register(plain, html)
+    display = DisplayFormatter()  # one output: text and HTML from one summary, as in Jupyter
+    plain, html = display.formatters["text/plain"], display.formatters["text/html"]
+    TensorFormatters(TensorView()).register(plain, html, display)
     t = torch.randn(elements, device=device)
     small = torch.randn(1000, device=device)
     plain(small), html(small)  # warm-up: first kernel launches, imports
     _synchronize(device)
     measure_display("t.sum() (one pass)", lambda x: repr(x.sum().item()), t, device)
-    measure_display("this extension: text + html", lambda x: (html(x), plain(x))[1], t, device)
+    measure_display("this extension: text + html", lambda x: display.format(x)[0]["text/plain"], t, device)
     measure_display("repr(t) (torch)", repr, t, device)
     try:
         import lovely_tensors
@@ -108,6 +113,48 @@ def check_display(device: str, gib: float) -> None:
         str(lovely_tensors.lovely(small))
         measure_display(f"lovely-tensors {lovely_tensors.__version__}", lambda x: str(lovely_tensors.lovely(x)), t,
                         device)
+
+
+def check_stats_plan(device: str, gib: float) -> None:
+    from ipython_tensorview.stats import tensor_stats
+
+    elements = int(gib * 2**30 / 4)
+    print(f"\n3. the statistics' plan on {device}, {elements:,} float32 elements")
+    on_gpu = device.startswith("cuda")
+    for data in ("normal", "offset by 1000", "a NaN every 1000"):
+        t = torch.randn(elements, device=device)
+        if data.startswith("offset"):
+            t += 1000
+        elif data.startswith("a NaN"):
+            t[::1000] = math.nan
+        tensor_stats(t[:1000]), t.sum()  # warm-up
+        _synchronize(device)
+        started = time.perf_counter()
+        t.sum().item()
+        baseline = time.perf_counter() - started
+        started = time.perf_counter()
+        tensor_stats(t, max_elements=0)
+        _synchronize(device)
+        seconds = time.perf_counter() - started
+        launches = waits = "n/a"
+        if on_gpu:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                tensor_stats(t, max_elements=0)
+                _synchronize(device)
+            launches = sum(1 for e in prof.events() if e.device_type.name == "CUDA")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                torch.cuda.set_sync_debug_mode("warn")
+                try:
+                    tensor_stats(t, max_elements=0)
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            waits = sum("synchroniz" in str(w.message) for w in caught)
+        print(f"  {data:18} {seconds * 1e3:8.1f} ms = {seconds / baseline:5.1f} x t.sum() "
+              f"({baseline * 1e3:.1f} ms); kernels {launches}; waits {waits}")
+        del t
 
 
 def main():
@@ -121,6 +168,7 @@ def main():
     print(f"torch {torch.__version__} on {name}\n")
     ok = check_conversions(args.device)
     check_display(args.device, args.gib)
+    check_stats_plan(args.device, min(args.gib, 4.0))
     sys.exit(0 if ok else 1)
 
 

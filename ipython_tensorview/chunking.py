@@ -14,6 +14,21 @@ def _torch():
     return sys.modules["torch"]
 
 
+def to_host(t):
+    """A device result as a NumPy array: every wait for the device in the statistics goes through here."""
+    return t.cpu().numpy()
+
+
+def to_device(array, device):
+    """A small host array on ``device``, copied from pinned memory without waiting for the device."""
+    tensor = _torch().from_numpy(array)
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 def work_dtype(dtype):
     torch = _torch()
     if dtype in (torch.float32, torch.float64):
@@ -157,6 +172,7 @@ class Workspace:
         else:
             self.dtype = work_dtype(t.dtype)
         self._buffers = {}
+        self.filled: set[str] = set()  # buffers whose contents are set once and kept (e.g. ones)
 
     def buffer(self, name: str, dtype, n: int):
         if name not in self._buffers:

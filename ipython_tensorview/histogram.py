@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .chunking import Workspace, exponent, flat_in_memory_order, sampling_step, scale_
+from .chunking import Workspace, exponent, flat_in_memory_order, sampling_step, scale_, to_device, to_host
 
 # the histogram counts every element up to this many, and a sample of about the second figure above
 HISTOGRAM_EXACT_ELEMENTS = 1 << 22
@@ -62,8 +62,13 @@ def _sample(work: Workspace, t, limit: int, step: int, unclean):
         yield values, work.finite_masks(values)[1] if index in unclean else None
 
 
-def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean) -> tuple[int, ...]:
-    """Counts per bin of the finite values (or of a sample), binned exactly as ``np.histogram`` bins them."""
+def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean,
+              by_bincount: bool = True) -> tuple[int, ...]:
+    """Counts per bin of the finite values (or of a sample), binned exactly as ``np.histogram`` bins them.
+
+    ``by_bincount``: count with ``torch.bincount`` (fastest on the CPU); else with ``index_add_``, since
+    CUDA's bincount waits for the device twice to size its result.
+    """
     torch = _torch()
     edges = bin_edges(low, high, bins)
     if (np.diff(edges) > 0).all():
@@ -76,8 +81,15 @@ def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float
         bin_index = bin_of(values)
         if non_finite is not None:
             bin_index.masked_fill_(non_finite, bins)
-        counts += torch.bincount(bin_index, minlength=bins + 1)
-    return tuple(counts[:bins].tolist())
+        if by_bincount:
+            counts += torch.bincount(bin_index, minlength=bins + 1)
+        else:
+            ones = work.buffer("ones", torch.int64, work.size)
+            if "ones" not in work.filled:
+                ones.fill_(1)
+                work.filled.add("ones")
+            counts.index_add_(0, bin_index, ones[: bin_index.numel()])
+    return tuple(to_host(counts[:bins]).tolist())
 
 
 class _BinByPosition:
@@ -125,7 +137,7 @@ class _BinBySearch:
         inner = edges[1:-1]
         if work.dtype == torch.float32:
             inner = _round_up_to_float32(inner)
-        self.inner = torch.from_numpy(inner).to(device)
+        self.inner = to_device(inner, device)
 
     def __call__(self, values):
         torch = _torch()
@@ -147,7 +159,7 @@ def _comparison_edges(edges: np.ndarray, work_dtype, device):
     upper = np.array([*edges[1:-1], np.nan])
     if work_dtype == torch.float32:
         lower, upper = _round_up_to_float32(lower), _round_up_to_float32(upper)
-    return torch.from_numpy(lower).to(device), torch.from_numpy(upper).to(device)
+    return to_device(lower, device), to_device(upper, device)
 
 
 def _round_up_to_float32(edges: np.ndarray) -> np.ndarray:

@@ -28,14 +28,16 @@ from fractions import Fraction
 
 import numpy as np
 
-from .chunking import Workspace, exponent, sample_in_memory_order, scale_
+from .chunking import Workspace, exponent, sample_in_memory_order, scale_, to_host
 from .histogram import bin_edges, histogram, histogram_step
 from .tensor_kinds import distinct_view, dtype_name
 
-# elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 4 MiB on a GPU, where each
-# chunk costs a few kernel launches
+# elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
+# chunks serve only the histogram's sample and the rarer passes, and the few buffers stay near 12 MiB
 CHUNK_ELEMENTS = {"cpu": 1 << 18}
-DEFAULT_CHUNK_ELEMENTS = 1 << 20
+DEFAULT_CHUNK_ELEMENTS = 1 << 19
+# how each device reads a tensor (see tensor_stats); devices not named here take "whole"
+PLANS = {"cpu": "chunks"}
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
 SMALL_ELEMENTS = 4096
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
@@ -96,27 +98,57 @@ def _first_pass(t, work: Workspace, limit: int) -> _Moments:
         if integers:  # exact, where the float64 values would round int64 and uint64 extremes
             extremes.append(torch.stack(torch.aminmax(work.integer_keys(piece))).to(torch.int64))
         sizes.append(piece.numel())
-    table = torch.stack(rows).to(torch.float64).cpu().numpy()  # the pass's one synchronisation
+    table = to_host(torch.stack(rows).to(torch.float64))  # the pass's one synchronisation
     low, high, total, squares = table.T.copy()
     unclean = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
     moments = _Moments(np.array(sizes, dtype=np.float64), low, high, total, squares, unclean)
     if integers:
-        keys = torch.stack(extremes).cpu()
+        keys = to_host(torch.stack(extremes))
         shift = 2**63 if t.dtype == torch.uint64 else 0
         moments.integer_extremes = (int(keys[:, 0].min()) + shift, int(keys[:, 1].max()) + shift)
     if unclean.size:
-        _revisit_unclean(t, work, limit, moments)
+        indices, table = _finite_moments(t, work, limit, set(unclean.tolist()))
+        _take_finite_moments(moments, indices, table)
     return moments
 
 
-def _revisit_unclean(t, work: Workspace, limit: int, moments: _Moments) -> None:
-    """Count NaN and +-Inf in the chunks that hold them, and take their finite values' partial sums."""
+def _whole_tensor_pass(t, work: Workspace, limit: int) -> _Moments:
+    """The first pass as one reduction of each kind over the whole tensor: a few kernels and one wait.
+
+    On an accelerator each chunk costs kernel launches, so min, max, the sum and the sum of squares (the
+    square of the 2-norm) are each taken over the whole tensor, whatever its strides, accumulated in
+    float64. Only where they show NaN or Inf are the chunks visited, to count them and keep them out.
+    """
     torch = _torch()
-    wanted = set(moments.unclean.tolist())
-    rows = []
+    low, high = torch.aminmax(t)
+    norm = torch.linalg.vector_norm(t, dtype=torch.float64)
+    row = torch.stack((low.double(), high.double(), t.sum(dtype=torch.float64), norm * norm))
+    low, high, total, squares = to_host(row)
+    if math.isfinite(low) and math.isfinite(high):
+        one = np.array
+        return _Moments(one([float(t.numel())]), one([low]), one([high]), one([total]), one([squares]),
+                        np.array([], dtype=np.int64))
+    indices, table = _finite_moments(t, work, limit, None)
+    moments = _Moments(*(np.zeros(len(indices)) for _ in range(5)), np.arange(len(indices)))
+    _take_finite_moments(moments, np.arange(len(indices)), table)
+    return moments
+
+
+def _take_finite_moments(moments: _Moments, indices, table) -> None:
+    moments.counts[indices], moments.low[indices], moments.high[indices] = table[:, 0], table[:, 1], table[:, 2]
+    moments.total[indices], moments.squares[indices] = table[:, 3], table[:, 4]
+    moments.nan, moments.posinf, moments.neginf = (int(x) for x in table[:, 5:8].sum(axis=0))
+
+
+def _finite_moments(t, work: Workspace, limit: int, wanted: set[int] | None):
+    """Chunk by chunk (the ``wanted`` ones, or all): finite count, min, max, sum, sum of squares, and the
+    NaN, +Inf and -Inf counts. Returns the chunks' indices and their rows, in one wait for the device."""
+    torch = _torch()
+    rows, indices = [], []
     for index, piece in enumerate(work.chunks(t, limit)):
-        if index not in wanted:
+        if wanted is not None and index not in wanted:
             continue
+        indices.append(index)
         values = work.real_values(piece)
         n = values.numel()
         # into the workspace's buffers: chunks full of NaN must not cost an allocation each
@@ -137,11 +169,7 @@ def _revisit_unclean(t, work: Workspace, limit: int, moments: _Moments) -> None:
             torch.eq(values, -math.inf, out=flags).count_nonzero(),
         )
         rows.append(torch.stack([x.to(torch.float64) for x in row]))
-    table = torch.stack(rows).cpu().numpy()  # one synchronisation for all of them
-    chosen = moments.unclean
-    moments.counts[chosen], moments.low[chosen], moments.high[chosen] = table[:, 0], table[:, 1], table[:, 2]
-    moments.total[chosen], moments.squares[chosen] = table[:, 3], table[:, 4]
-    moments.nan, moments.posinf, moments.neginf = (int(x) for x in table[:, 5:8].sum(axis=0))
+    return np.array(indices), to_host(torch.stack(rows))
 
 
 def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, float] | None:
@@ -180,7 +208,7 @@ def _integer_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
         keys = work.integer_keys(piece, wide=True)
         upper = torch.bitwise_right_shift(keys, 32)  # arithmetic: floor(keys / 2**32)
         sums.append(torch.stack((upper.sum(), torch.bitwise_and(keys, 2**32 - 1).sum())))
-    upper_sum, lower_sum = (int(x) for x in torch.stack(sums).sum(dim=0).cpu())
+    upper_sum, lower_sum = (int(x) for x in to_host(torch.stack(sums).sum(dim=0)))
     key_total = upper_sum * 2**32 + lower_sum
     mean = Fraction(key_total, count) + key_shift
     pivot = min(max(round(mean), low), high)
@@ -193,7 +221,7 @@ def _integer_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
         else:  # a range beyond 2**62: differences as large as the values, float64's rounding is harmless
             offsets = work.buffer("wide", torch.float64, piece.numel()).copy_(keys).sub_(float(pivot - key_shift))
         rows.append(torch.stack((offsets.sum(), torch.dot(offsets, offsets))))
-    total, squares = torch.stack(rows).sum(dim=0).cpu().tolist()
+    total, squares = to_host(torch.stack(rows).sum(dim=0)).tolist()
     offset = total / count
     return float(mean), math.sqrt(max(squares / count - offset * offset, 0.0))
 
@@ -221,7 +249,7 @@ def _careful_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
         if index in unclean:
             shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
         rows.append(torch.stack((shifted.sum(), torch.dot(shifted, shifted))))
-    total, squares = torch.stack(rows).sum(dim=0).cpu().tolist()
+    total, squares = to_host(torch.stack(rows).sum(dim=0)).tolist()
     offset = total / count
     mean = math.ldexp(centre + offset, power)
     std = math.ldexp(math.sqrt(max(squares / count - offset * offset, 0.0)), power)
@@ -269,8 +297,12 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     )
 
 
-def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
-    """Statistics of a strided numeric tensor; None where they do not apply (bool, raw bits, empty)."""
+def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None = None) -> Stats | None:
+    """Statistics of a strided numeric tensor; None where they do not apply (bool, raw bits, empty).
+
+    ``plan``: "chunks" (the CPU's: every pass chunk by chunk, cache-sized) or "whole" (an accelerator's:
+    whole-tensor reductions first, few kernel launches and waits); None picks by the tensor's device.
+    """
     torch = _torch()
     numeric = t.is_floating_point() or t.is_complex() or t.is_quantized or dtype_name(t.dtype) in _INTEGERS
     if t.numel() == 0 or not numeric:
@@ -288,7 +320,11 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
                 return small
         limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
         work = Workspace(t, limit)
-        moments = _first_pass(t, work, limit)
+        plan = plan or PLANS.get(t.device.type, "whole")
+        if plan == "whole" and t.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            moments = _whole_tensor_pass(t, work, limit)
+        else:  # every dtype the reductions lack (float8, complex, integers...) is read in chunks
+            moments = _first_pass(t, work, limit)
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
         counts = ()
@@ -303,7 +339,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0) -> Stats | None:
             else:
                 mean, std = _careful_mean_std(t, work, limit, moments, count)
             if low < high:
-                counts = histogram(t, work, limit, bins, low, high, moments.unclean)
+                counts = histogram(t, work, limit, bins, low, high, moments.unclean, by_bincount=plan == "chunks")
                 if histogram_step(t) > 1:  # a sample may miss the extremes; the exact min and max are known
                     counts = (max(counts[0], 1), *counts[1:-1], max(counts[-1], 1))
             else:  # one value: NumPy widens the range by 0.5 each side and counts it in the middle bin

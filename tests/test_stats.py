@@ -4,8 +4,10 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
+from conftest import CUDA
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ipython_tensorview import stats as stats_module
 from ipython_tensorview.chunking import chunks, sample_in_memory_order, strided_sample
@@ -15,20 +17,26 @@ from ipython_tensorview.stats import tensor_stats
 
 @contextmanager
 def stats_path(chunk):
-    """``chunk``: the elements per chunk of the chunked passes, or "small" for the NumPy path of small tensors."""
-    previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS
-    if chunk != "small":
+    """``chunk``: the elements per chunk of the chunked passes; "small" for the NumPy path of small tensors;
+    "whole" for an accelerator's plan (whole-tensor reductions first, then chunks of 64), run on the CPU."""
+    previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, dict(stats_module.PLANS)
+    if chunk == "whole":
+        stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, stats_module.PLANS["cpu"] = 64, 0, "whole"
+    elif chunk != "small":
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS = chunk, 0
     try:
         yield
     finally:
-        stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS = previous
+        stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, plans = previous
+        stats_module.PLANS.clear()
+        stats_module.PLANS.update(plans)
 
 
-@pytest.fixture(params=["chunked", "small"])
+@pytest.fixture(params=["chunked", "small", "whole"])
 def path(request):
-    """Run a test through the chunked passes (chunks of 64) and through the small-tensor NumPy path."""
-    with stats_path(64 if request.param == "chunked" else "small"):
+    """Run a test through the chunked passes (chunks of 64), the small-tensor NumPy path and the whole-tensor
+    plan of accelerators."""
+    with stats_path(64 if request.param == "chunked" else request.param):
         yield request.param
 
 
@@ -91,7 +99,7 @@ def numeric_tensors(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18, "small"]))
+@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "whole"]))
 def test_stats_match_numpy_whatever_the_chunking(t, chunk):
     with stats_path(chunk):
         _assert_matches(tensor_stats(t), t)
@@ -225,7 +233,7 @@ def ranged_tensors(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18, "small"]))
+@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "whole"]))
 def test_statistics_are_exact_across_each_dtypes_range(t, chunk):
     import warnings
 
@@ -348,9 +356,8 @@ def _patterned(kind: str, seed: int):
 @settings(max_examples=12, deadline=None)
 @given(st.sampled_from(["interleaved", "striped", "hwc image", "transposed"]), st.integers(0, 2**16))
 def test_a_sample_sees_the_shape_of_patterned_data(kind, seed):
-    from ipython_tensorview.render_text import sparkline
-
     from ipython_tensorview import histogram as histogram_module
+    from ipython_tensorview.render_text import sparkline
 
     t = _patterned(kind, seed)
     exact = tensor_stats(t)  # up to HISTOGRAM_EXACT_ELEMENTS (4 Mi), the histogram counts every element
@@ -364,14 +371,15 @@ def test_a_sample_sees_the_shape_of_patterned_data(kind, seed):
     assert (sampled.min, sampled.max, sampled.count) == (exact.min, exact.max, exact.count)  # still exact
     # statistics of a sample (above stats_max_elements) see every column and channel too
     assert abs(tensor_stats(t, max_elements=1 << 18).mean - exact.mean) < 0.05 * exact.std
-    exact, shown = sparkline(exact.histogram), sparkline(sampled.histogram)
-    # an empty bin and the lowest bar both mean "under 1/8 of the peak": a sample may lose a bin's last
-    # few elements, while aliasing (seeing one column or channel of several) changes the shape
-    levels = " ▂▃▄▅▆▇█".replace(" ", "▁")
-    differences = [abs(levels.index(a.replace(" ", "▁")) - levels.index(b.replace(" ", "▁")))
-                   for a, b in zip(exact, shown)]
-    # the same sparkline, or one character one level off
-    assert sum(d > 0 for d in differences) <= 1 and max(differences) <= 1, (exact, shown)
+    # each bin holds the share of the sample that it holds of the whole, within 5 standard errors of a
+    # random sample of that size: aliasing (one column or channel of several) is far outside
+    whole, part = np.array(exact.histogram), np.array(sampled.histogram)
+    p, q = whole / whole.sum(), part / part.sum()
+    assert (np.abs(q - p) <= 5 * np.sqrt(p * (1 - p) / part.sum()) + 2 / part.sum()).all(), (p, q)
+    # and the sparkline reads the same, each character at most one level off (a bin near a level's edge)
+    levels = "▁▂▃▄▅▆▇█"
+    for a, b in zip(sparkline(exact.histogram), sparkline(sampled.histogram)):
+        assert abs(levels.index(a.replace(" ", "▁")) - levels.index(b.replace(" ", "▁"))) <= 1
 
 
 def test_a_sampled_histogram_keeps_the_bins_of_the_exact_extremes():
@@ -381,3 +389,70 @@ def test_a_sampled_histogram_keeps_the_bins_of_the_exact_extremes():
     result = tensor_stats(t)
     assert result.histogram_step > 1 and (result.min, result.max) == (-1.0, 1.0)
     assert result.histogram[0] >= 1 and result.histogram[-1] >= 1
+
+
+# ---- an accelerator's plan, run on the CPU: kernel launches and waits for the device, counted ----
+
+class CountingMode(TorchDispatchMode):
+    """Counts the aten operations dispatched (each a kernel launch on a GPU) and the scalar reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.operations = 0
+        self.scalar_reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.operations += 1
+        if func is torch.ops.aten._local_scalar_dense.default:  # .item(), float(t): a wait for the device
+            self.scalar_reads += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("data", ["normal", "offset", "with nan"])
+def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch, data):
+    from ipython_tensorview import chunking, histogram
+
+    t = torch.randn(1 << 23, generator=torch.Generator().manual_seed(0))  # above the histogram's exact limit
+    if data == "offset":
+        t += 1000  # the sums of squares cancel: a second, careful pass
+    if data == "with nan":
+        t[::1000] = math.nan
+    reference = tensor_stats(t, plan="chunks")
+    fetches = []
+    real_to_host = chunking.to_host
+    for module in (stats_module, histogram):
+        monkeypatch.setattr(module, "to_host", lambda t: fetches.append(t.shape) or real_to_host(t))
+    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", stats_module.DEFAULT_CHUNK_ELEMENTS)  # a GPU's
+    with CountingMode() as mode:
+        result = tensor_stats(t, plan="whole")
+    assert (result.min, result.max, result.count, result.nan) == (reference.min, reference.max,
+                                                                  reference.count, reference.nan)
+    assert math.isclose(result.mean, reference.mean, rel_tol=1e-6, abs_tol=1e-6 * reference.std)
+    assert math.isclose(result.std, reference.std, rel_tol=1e-6)
+    assert result.histogram == reference.histogram
+    assert mode.scalar_reads == 0
+    if data == "normal":
+        # whatever the tensor's size (an 8 GiB one included): the first pass, then the histogram's sample
+        assert len(fetches) == 2 and mode.operations <= 100, (fetches, mode.operations)
+    else:  # one more pass over every chunk, and its wait
+        assert len(fetches) == 3, fetches
+
+
+@CUDA
+def test_on_cuda_the_statistics_wait_for_the_device_at_most_three_times():
+    import warnings
+
+    t = torch.randn(1 << 24, device="cuda")
+    tensor_stats(t[:1000])  # warm-up
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            result = tensor_stats(t)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    waits = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+    assert len(waits) <= 3, waits
+    reference = tensor_stats(t.cpu())
+    assert (result.min, result.max, result.count) == (reference.min, reference.max, reference.count)
+    assert math.isclose(result.std, reference.std, rel_tol=1e-6)
