@@ -1,7 +1,8 @@
 """Statistics of a tensor, computed on its device in bounded chunks, exact across each dtype's range.
 
 The first pass gathers, per chunk, min, max, the sum and the sum of squares; nothing is synchronised
-with the device until it ends. The raw sums give the mean and the standard deviation directly for
+with the device until it ends. On an accelerator, where each chunk costs kernel launches, it is one
+whole-tensor reduction of each kind instead; a small CPU tensor is read by NumPy from one float64 copy. The raw sums give the mean and the standard deviation directly for
 data centred near zero with an ordinary magnitude, the common case. The host then checks what could
 have gone wrong, and only where something did, visits the data again:
 
@@ -15,7 +16,7 @@ value's bin corrected against those edges as NumPy corrects it, so the counts ar
 
 Dimensions of stride 0 (``expand()``) are never materialised: the statistics describe the distinct
 elements, with the counts multiplied by how often each stands in the tensor. Above ``max_elements``
-the statistics cover a deterministic strided sample and say so. Extra memory is a few chunks' worth,
+the statistics cover a sample of every s-th element in memory order and say so. Extra memory is a few chunks' worth,
 whatever the tensor's size.
 """
 
