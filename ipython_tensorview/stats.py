@@ -145,32 +145,39 @@ def _finite_moments(t, work: Workspace, limit: int, wanted: set[int] | None):
     """Chunk by chunk (the ``wanted`` ones, or all): finite count, min, max, sum, sum of squares, and the
     NaN, +Inf and -Inf counts. Returns the chunks' indices and their rows, in one wait for the device."""
     torch = _torch()
-    rows, indices = [], []
+    rows, indices, sizes = [], [], []
     for index, piece in enumerate(work.chunks(t, limit)):
         if wanted is not None and index not in wanted:
             continue
         indices.append(index)
         values = work.real_values(piece)
         n = values.numel()
-        # into the workspace's buffers: chunks full of NaN must not cost an allocation each
-        finite, non_finite = work.finite_masks(values)
-        clean = work.buffer("clean", work.dtype, n).copy_(values).masked_fill_(non_finite, 0)
-        extreme = work.buffer("extreme", work.dtype, n)
-        low = extreme.copy_(values).masked_fill_(non_finite, math.inf).amin()
-        high = extreme.copy_(values).masked_fill_(non_finite, -math.inf).amax()
-        flags = work.buffer("flags", torch.bool, n)
+        # float operations into the workspace's buffers (boolean masks cost several times as much on the
+        # CPU, and chunks full of NaN must not cost an allocation each)
+        clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=work.buffer("clean", work.dtype, n))
+        marked = work.buffer("marked", work.dtype, n)
+
+        def count(nan: float, posinf: float, neginf: float):
+            """How many values nan_to_num replaces with 1: those it replaces differ from clean by 1."""
+            replaced = torch.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf, out=marked)
+            return torch.sub(replaced, clean, out=marked).sum()
+
         row = (
-            finite.count_nonzero(),  # not .sum(): that makes an int64 copy of the mask
-            low,
-            high,
+            torch.nan_to_num(values, nan=math.inf, posinf=math.inf, neginf=math.inf, out=marked).amin(),
+            torch.nan_to_num(values, nan=-math.inf, posinf=-math.inf, neginf=-math.inf, out=marked).amax(),
             clean.sum(),
             torch.dot(clean, clean),
-            torch.ne(values, values, out=flags).count_nonzero(),
-            torch.eq(values, math.inf, out=flags).count_nonzero(),
-            torch.eq(values, -math.inf, out=flags).count_nonzero(),
+            count(1.0, 1.0, 1.0),  # every value that is not finite
+            count(1.0, 0.0, 0.0),  # NaN
+            count(0.0, 1.0, -1.0),  # +Inf minus -Inf
         )
         rows.append(torch.stack([x.to(torch.float64) for x in row]))
-    return np.array(indices), to_host(torch.stack(rows))
+        sizes.append(n)
+    table = to_host(torch.stack(rows))
+    low, high, total, squares, non_finite, nan, difference = table.T
+    posinf = (non_finite - nan + difference) / 2
+    finite = np.array(sizes) - non_finite
+    return np.array(indices), np.stack([finite, low, high, total, squares, nan, posinf, non_finite - nan - posinf], 1)
 
 
 def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, float] | None:
