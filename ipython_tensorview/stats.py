@@ -2,9 +2,11 @@
 
 The first pass gathers, per chunk, min, max, the sum and the sum of squares; nothing is synchronised
 with the device until it ends. On an accelerator, where each chunk costs kernel launches, it is one
-whole-tensor reduction of each kind instead; a small CPU tensor is read by NumPy from one float64 copy. The raw sums give the mean and the standard deviation directly for
-data centred near zero with an ordinary magnitude, the common case. The host then checks what could
-have gone wrong, and only where something did, visits the data again:
+whole-tensor reduction of each kind instead; a small CPU tensor is read by NumPy from one float64 copy.
+
+The raw sums give the mean and the standard deviation directly for data centred near zero with an
+ordinary magnitude, the common case. The host then checks what could have gone wrong, and only where
+something did, visits the data again:
 
 - chunks holding NaN or +-Inf are revisited to count them and to keep them out of the statistics;
 - data far from zero relative to its spread (|mean| > 3 std), whose sums of squares would cancel,
