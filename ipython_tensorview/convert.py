@@ -82,7 +82,10 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         shares = True
     elif is_tensor(obj):
         source = "tensor"
-        shared = tensor_kinds.shared_host_array(obj)
+        try:
+            shared = tensor_kinds.shared_host_array(obj)
+        except Exception:  # e.g. a tensor captured inside torch.func.grad: the full route says what it is
+            shared = None
         if shared is not None:  # a plain CPU tensor: its .numpy() is a view, shared unless empty
             array, steps = shared
             shares = array.size > 0

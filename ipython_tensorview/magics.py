@@ -103,9 +103,12 @@ class NpMagics(Magics):
                 if len(self._compiled) >= 256:
                     self._compiled.clear()
                 code = self._compiled[expression] = compile(expression, "<%np>", "eval")
-            namespace = local_ns if local_ns is not None else self.shell.user_ns
+            names = self.shell.user_global_ns
+            if local_ns is not None and local_ns is not self.shell.user_ns:
+                # inside a function: one mapping, so that a comprehension or lambda sees its locals too
+                names = {**names, **local_ns}
             with self.shell.builtin_trap:
-                return eval(code, self.shell.user_global_ns, namespace)
+                return eval(code, names, self.shell.user_ns if names is self.shell.user_global_ns else None)
         except SyntaxError as e:
             hint = ""
             if expression.startswith("-"):

@@ -274,7 +274,7 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     real = t.abs() if t.is_complex() else t
     if real.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form
         real = t.to(torch.complex64).abs()
-    array = real.to(torch.float64).numpy().ravel()
+    array = real.to(torch.float64).resolve_neg().numpy().ravel()  # float64 views keep their neg bit
     finite = array[np.isfinite(array)]
     nan, posinf = int(np.isnan(array).sum()), int(np.isposinf(array).sum())
     neginf = array.size - finite.size - nan - posinf
@@ -351,7 +351,8 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
             if low < high:
                 counts = histogram(t, work, limit, bins, low, high, moments.unclean, by_bincount=plan == "chunks")
                 if histogram_step(t) > 1:  # a sample may miss the extremes; the exact min and max are known
-                    counts = (max(counts[0], 1), *counts[1:-1], max(counts[-1], 1))
+                    counts = list(counts)
+                    counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
             else:  # one value: NumPy widens the range by 0.5 each side and counts it in the middle bin
                 counts = tuple(count if i == bins // 2 else 0 for i in range(bins))
             if moments.integer_extremes is not None:

@@ -304,3 +304,18 @@ def test_real_cuda_tensors_convert(kind):
     assert any(device in step for step in result.steps)
     assert not result.shares_memory
     np.testing.assert_array_equal(result.array, reference(kind, tensor.cpu()))
+
+
+def test_a_tensor_captured_inside_torch_func_grad_gives_the_conversion_error():
+    captured = torch.nn.Parameter(torch.arange(4.0))
+    errors = []
+
+    def f(x):
+        try:
+            convert(captured, "never")
+        except TensorConversionError as e:
+            errors.append(str(e))
+        return (x * x).sum()
+
+    torch.func.grad(f)(torch.arange(3.0))
+    assert errors == ["Parameter could not be read: NotImplementedError: Cannot access storage of TensorWrapper"]

@@ -372,3 +372,9 @@ def test_a_copy_larger_than_memory_is_refused_in_the_listing_as_by_np(ip, capsys
     assert row.endswith("1.8 TiB (2 B stored)  refused: copy of 3.6 TiB, over memory")
     with pytest.raises(UsageError, match=r"^%np huge: the copy needs 3.6 TiB \(4,000,000,000,000 bytes\)"):
         ip.run_line_magic("np", "huge")
+
+
+def test_np_in_a_function_resolves_names_in_comprehensions_to_its_locals(ip):
+    ip.run_cell("import torch\nx = torch.arange(5.0)\ndef k():\n    x = torch.tensor([-1.0])\n"
+                "    r = %np -q torch.stack([x for _ in range(2)])\n    return r\nresult = k()")
+    np.testing.assert_array_equal(ip.user_ns["result"], [[-1.0], [-1.0]])

@@ -456,3 +456,15 @@ def test_on_cuda_the_statistics_wait_for_the_device_at_most_three_times():
     reference = tensor_stats(t.cpu())
     assert (result.min, result.max, result.count) == (reference.min, reference.max, reference.count)
     assert math.isclose(result.std, reference.std, rel_tol=1e-6)
+
+
+def test_a_float64_neg_view_reads_its_values(path):
+    t = torch.tensor([1 + 2j, 3 - 1j], dtype=torch.complex128).conj().imag  # a view with the neg bit set
+    result = tensor_stats(t)
+    assert (result.count, result.min, result.max, result.mean) == (2, -2.0, 1.0, -0.5)
+    assert math.isclose(result.std, 1.5, rel_tol=1e-15)
+
+
+def test_one_bin_of_a_sampled_histogram_stays_one_bin():
+    result = tensor_stats(torch.randn(4_200_000, generator=torch.Generator().manual_seed(0)), bins=1)
+    assert result.histogram_step > 1 and len(result.histogram) == 1
