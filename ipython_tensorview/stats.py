@@ -96,18 +96,26 @@ def _first_pass(t, work: Workspace, limit: int) -> _Moments:
     rows, extremes, sizes = [], [], []
     for piece in work.chunks(t, limit):
         values = work.real_values(piece)
-        low, high = torch.aminmax(values)
-        rows.append(torch.stack((low, high, values.sum(), torch.dot(values, values))))
-        if integers:  # exact, where the float64 values would round int64 and uint64 extremes
-            extremes.append(torch.stack(torch.aminmax(work.integer_keys(piece))).to(torch.int64))
+        if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
+            low, high = torch.aminmax(work.integer_keys(piece))
+            extremes.append(torch.stack((low, high)).to(torch.int64))
+            rows.append(torch.stack((values.sum(), torch.dot(values, values))))
+        else:
+            low, high = torch.aminmax(values)
+            rows.append(torch.stack((low, high, values.sum(), torch.dot(values, values))))
         sizes.append(piece.numel())
     table = to_host(torch.stack(rows).to(torch.float64))  # the pass's one synchronisation
-    low, high, total, squares = table.T.copy()
+    if integers:
+        keys = to_host(torch.stack(extremes))
+        shift = 2**63 if t.dtype == torch.uint64 else 0  # uint64 keys are value - 2**63
+        exact = keys.view(np.uint64) ^ np.uint64(shift) if shift else keys  # the values themselves
+        low, high = exact[:, 0].astype(np.float64), exact[:, 1].astype(np.float64)
+        total, squares = table.T.copy()
+    else:
+        low, high, total, squares = table.T.copy()
     unclean = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
     moments = _Moments(np.array(sizes, dtype=np.float64), low, high, total, squares, unclean)
     if integers:
-        keys = to_host(torch.stack(extremes))
-        shift = 2**63 if t.dtype == torch.uint64 else 0
         moments.integer_extremes = (int(keys[:, 0].min()) + shift, int(keys[:, 1].max()) + shift)
     if unclean.size:
         indices, table = _finite_moments(t, work, limit, set(unclean.tolist()))
