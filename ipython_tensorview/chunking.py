@@ -50,8 +50,7 @@ def chunks(t, limit: int, buffer=None):
         for start in range(0, t.shape[0] if t.dim() else 1, rows):
             yield from chunks((t[start : start + rows] if t.dim() else t).dequantize(), limit)
         return
-    if t.dim() > 1:  # statistics ignore order: walk memory in stride order
-        t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
+    t = _in_memory_order(t)  # statistics ignore order: walk memory in stride order
     if t.is_contiguous():
         flat = t.view(-1)
         for start in range(0, flat.numel(), limit):
@@ -72,12 +71,16 @@ def chunks(t, limit: int, buffer=None):
             yield from chunks(t[index], limit, buffer)
 
 
+def _in_memory_order(t):
+    """``t`` with its dimensions permuted from the largest stride to the smallest (a view)."""
+    return t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d))) if t.dim() > 1 else t
+
+
 def flat_in_memory_order(t):
     """A flat view of ``t``'s elements in the order they lie in memory, or None where no view has it."""
     if t.is_quantized:
         return None
-    if t.dim() > 1:
-        t = t.permute(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
+    t = _in_memory_order(t)
     return t.view(-1) if t.is_contiguous() else None
 
 
@@ -165,14 +168,12 @@ class Workspace:
         torch = _torch()
         self.size = min(limit, t.numel())
         self.device = t.device
-        self.source_dtype = t.dtype
         # complex values are read as their magnitudes, in the precision of their parts
         if t.is_complex():
             self.dtype = torch.float64 if t.dtype == torch.complex128 else torch.float32
         else:
             self.dtype = work_dtype(t.dtype)
         self._buffers = {}
-        self.filled: set[str] = set()  # buffers whose contents are set once and kept (e.g. ones)
 
     def buffer(self, name: str, dtype, n: int):
         if name not in self._buffers:
@@ -195,13 +196,20 @@ class Workspace:
             return torch.abs(piece, out=out)
         return out.copy_(piece)
 
-    def finite_masks(self, values):
-        """Masks of the finite and the non-finite values, in buffers of their own."""
+    def non_finite_mask(self, values):
+        """A mask of the NaN and +-Inf values, in buffers of its own."""
         torch = _torch()
         n = values.numel()
         magnitude = torch.abs(values, out=self.buffer("magnitude", values.dtype, n))
         finite = torch.lt(magnitude, math.inf, out=self.buffer("finite", torch.bool, n))  # NaN < inf is False
-        return finite, torch.logical_not(finite, out=self.buffer("non-finite", torch.bool, n))
+        return torch.logical_not(finite, out=self.buffer("non-finite", torch.bool, n))
+
+    def ones(self, n: int):
+        """``n`` int64 ones, filled once per workspace."""
+        torch = _torch()
+        if "ones" not in self._buffers:
+            self.buffer("ones", torch.int64, self.size).fill_(1)
+        return self._buffers["ones"][:n]
 
     def wide_values(self, piece):
         """The chunk's real values in float64, in a buffer of its own (they get scaled in place)."""

@@ -133,16 +133,14 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     """
     settings = settings or current_settings()
     policy = _resolve_policy(copy, settings)
-    torch = tensor_kinds._torch()
     try:
-        with torch._C.DisableTorchFunctionSubclass():
-            plain = tensor_kinds.plain_tensor(tensor)
-            if plain.is_nested:
-                tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
-                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
-            if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
-                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
-            array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
+        plain = tensor_kinds.plain_tensor(tensor)  # unwrapped: its attributes run no subclass code
+        if plain.is_nested:
+            tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
+            return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
+        if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
+            return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
+        array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"
     if not (span is not None and _overlaps(array, span)):

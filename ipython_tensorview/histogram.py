@@ -40,6 +40,11 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
         return np.ldexp(np.linspace(math.ldexp(low, -power), math.ldexp(high, -power), bins + 1), power)
 
 
+def middle_bin(count: int, bins: int) -> list[int]:
+    """The histogram of ``count`` equal values: NumPy widens the range by 0.5 each side, so the middle bin."""
+    return [count if i == bins // 2 else 0 for i in range(bins)]
+
+
 def histogram_step(t) -> int:
     """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample."""
     return 1 if t.numel() <= HISTOGRAM_EXACT_ELEMENTS else sampling_step(t, HISTOGRAM_SAMPLE_ELEMENTS)
@@ -52,19 +57,20 @@ def _sample(work: Workspace, t, limit: int, step: int, unclean):
     if flat is not None:  # one strided view: the sample is read in a few chunks, not a sliver of each
         for piece in work.chunks(flat[step // 2 :: step], limit):
             values = work.real_values(piece)
-            yield values, work.finite_masks(values)[1] if unclean.size else None
+            yield values, work.non_finite_mask(values) if unclean.size else None
         return
     unclean = set(unclean.tolist())
     phase = 0
     for index, piece in enumerate(work.chunks(t, limit)):
         values = work.real_values(piece[phase::step] if step > 1 else piece)
         phase = (phase - piece.numel()) % step
-        yield values, work.finite_masks(values)[1] if index in unclean else None
+        yield values, work.non_finite_mask(values) if index in unclean else None
 
 
-def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean,
+def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean, step: int,
               by_bincount: bool = True) -> tuple[int, ...]:
-    """Counts per bin of the finite values (or of a sample), binned exactly as ``np.histogram`` bins them.
+    """Counts per bin of the finite values (or of every ``step``-th, see :func:`histogram_step`), binned
+    exactly as ``np.histogram`` bins them.
 
     ``by_bincount``: count with ``torch.bincount`` (fastest on the CPU); else with ``index_add_``, since
     CUDA's bincount waits for the device twice to size its result.
@@ -77,18 +83,14 @@ def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float
         bin_of = _BinBySearch(edges, work, t.device)
     # non-finite values go to an extra bin, dropped at the end: no chunk-sized selection is made
     counts = torch.zeros(bins + 1, dtype=torch.int64, device=t.device)
-    for values, non_finite in _sample(work, t, limit, histogram_step(t), unclean):
+    for values, non_finite in _sample(work, t, limit, step, unclean):
         bin_index = bin_of(values)
         if non_finite is not None:
             bin_index.masked_fill_(non_finite, bins)
         if by_bincount:
             counts += torch.bincount(bin_index, minlength=bins + 1)
         else:
-            ones = work.buffer("ones", torch.int64, work.size)
-            if "ones" not in work.filled:
-                ones.fill_(1)
-                work.filled.add("ones")
-            counts.index_add_(0, bin_index, ones[: bin_index.numel()])
+            counts.index_add_(0, bin_index, work.ones(bin_index.numel()))
     return tuple(to_host(counts[:bins]).tolist())
 
 

@@ -18,8 +18,8 @@ value's bin corrected against those edges as NumPy corrects it, so the counts ar
 
 Dimensions of stride 0 (``expand()``) are never materialised: the statistics describe the distinct
 elements, with the counts multiplied by how often each stands in the tensor. Above ``max_elements``
-the statistics cover a sample of every s-th element in memory order and say so. Extra memory is a few chunks' worth,
-whatever the tensor's size.
+the statistics cover a sample of every s-th element in memory order and say so. Extra memory is a few
+chunks' worth, whatever the tensor's size.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fractions import Fraction
 import numpy as np
 
 from .chunking import Workspace, exponent, sample_in_memory_order, scale_, to_host
-from .histogram import bin_edges, histogram, histogram_step
+from .histogram import bin_edges, histogram, histogram_step, middle_bin
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
@@ -135,20 +135,24 @@ def _whole_tensor_pass(t, work: Workspace, limit: int) -> _Moments:
     norm = torch.linalg.vector_norm(t, dtype=torch.float64)
     row = torch.stack((low.double(), high.double(), t.sum(dtype=torch.float64), norm * norm))
     low, high, total, squares = to_host(row)
-    if math.isfinite(low) and math.isfinite(high):
-        one = np.array
-        return _Moments(one([float(t.numel())]), one([low]), one([high]), one([total]), one([squares]),
-                        np.array([], dtype=np.int64))
-    indices, table = _finite_moments(t, work, limit, None)
-    moments = _Moments(*(np.zeros(len(indices)) for _ in range(5)), np.arange(len(indices)))
-    _take_finite_moments(moments, np.arange(len(indices)), table)
+    if math.isfinite(low) and math.isfinite(high):  # one row: the whole tensor as a single chunk
+        return _Moments(*(np.array([x]) for x in (t.numel(), low, high, total, squares)), np.array([], int))
+    indices, table = _finite_moments(t, work, limit, None)  # every chunk, each a row
+    moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
+    moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
     return moments
 
 
 def _take_finite_moments(moments: _Moments, indices, table) -> None:
     moments.counts[indices], moments.low[indices], moments.high[indices] = table[:, 0], table[:, 1], table[:, 2]
     moments.total[indices], moments.squares[indices] = table[:, 3], table[:, 4]
-    moments.nan, moments.posinf, moments.neginf = (int(x) for x in table[:, 5:8].sum(axis=0))
+    moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
+
+
+def _non_finite_totals(table) -> tuple[int, int, int]:
+    """The NaN, +Inf and -Inf counts of :func:`_finite_moments`' rows, added up."""
+    nan, posinf, neginf = table[:, 5:8].sum(axis=0)
+    return int(nan), int(posinf), int(neginf)
 
 
 def _finite_moments(t, work: Workspace, limit: int, wanted: set[int] | None):
@@ -287,7 +291,7 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     nan, posinf = int(np.isnan(array).sum()), int(np.isposinf(array).sum())
     neginf = array.size - finite.size - nan - posinf
     low = high = mean = std = math.nan
-    counts = [0] * bins
+    counts = []
     if finite.size:
         low, high = finite.min(), finite.max()
         magnitude = max(abs(low), abs(high))
@@ -298,7 +302,7 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
         if low < high:
             counts = np.histogram(finite, bins=bin_edges(float(low), float(high), bins))[0].tolist()
         else:
-            counts[bins // 2] = finite.size
+            counts = middle_bin(finite.size, bins)
         low, high = (int(low), int(high)) if integers else (float(low), float(high))
     return Stats(
         count=finite.size * repeats,
@@ -309,7 +313,7 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
         nan=nan * repeats,
         posinf=posinf * repeats,
         neginf=neginf * repeats,
-        histogram=tuple(n * repeats for n in counts) if finite.size else (),
+        histogram=tuple(n * repeats for n in counts),
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
     )
@@ -345,7 +349,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
             moments = _first_pass(t, work, limit)
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
-        counts = ()
+        counts, step = (), 1
         if count:
             finite_rows = moments.counts > 0
             low, high = float(moments.low[finite_rows].min()), float(moments.high[finite_rows].max())
@@ -357,12 +361,13 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
             else:
                 mean, std = _careful_mean_std(t, work, limit, moments, count)
             if low < high:
-                counts = histogram(t, work, limit, bins, low, high, moments.unclean, by_bincount=plan == "chunks")
-                if histogram_step(t) > 1:  # a sample may miss the extremes; the exact min and max are known
+                step = histogram_step(t)
+                counts = histogram(t, work, limit, bins, low, high, moments.unclean, step, by_bincount=plan == "chunks")
+                if step > 1:  # a sample may miss the extremes; the exact min and max are known
                     counts = list(counts)
                     counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
-            else:  # one value: NumPy widens the range by 0.5 each side and counts it in the middle bin
-                counts = tuple(count if i == bins // 2 else 0 for i in range(bins))
+            else:
+                counts = middle_bin(count, bins)
             if moments.integer_extremes is not None:
                 low, high = moments.integer_extremes
     return Stats(
@@ -377,6 +382,6 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
         histogram=tuple(n * repeats for n in counts),  # a sampled histogram keeps the sample's counts
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
-        histogram_step=histogram_step(t) if count and low < high else 1,
+        histogram_step=step,
     )
 

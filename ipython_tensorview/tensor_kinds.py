@@ -259,11 +259,9 @@ def shared_host_array(t):
     torch = _torch()
     if (
         (type(t) is torch.Tensor or type(t) is torch.nn.Parameter)
-        and t.layout == torch.strided
-        and t.device.type == "cpu"
-        and dtype_name(t.dtype) in _NATIVE
-        and not (t.is_conj() or t.is_neg() or t.is_nested or t._is_zerotensor())
+        and dtype_name(t.dtype) in _NATIVE  # not raw bytes: those take a view step
         and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+        and not conversion_copies(t)
     ):
         if t.requires_grad:
             return t.detach().numpy(), ["detach"]
