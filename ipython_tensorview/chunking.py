@@ -6,8 +6,12 @@ whatever the tensor's size, and nothing is synchronised with the device inside a
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 
 def _torch():
@@ -30,25 +34,25 @@ def to_device(array, device):
 
 
 def work_dtype(dtype):
+    """The dtype the statistics read ``dtype``'s values in: complex as magnitudes in the precision of
+    their parts, low precision floats as float32, integers as float64."""
     torch = _torch()
     if dtype in (torch.float32, torch.float64):
         return dtype
-    if dtype.is_floating_point:
+    if dtype == torch.complex128:
+        return torch.float64
+    if dtype.is_floating_point or dtype.is_complex:
         return torch.float32
     return torch.float64
 
 
-def chunks(t, limit: int, buffer=None):
-    """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole.
-
-    Pieces that are not contiguous in memory are copied into ``buffer`` (``limit`` elements of
-    ``t``'s dtype) where one is given, so that a walk allocates nothing per piece; each such piece is
-    valid until the next one is taken.
-    """
-    if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: dequantize by rows
+def chunk_views(t, limit: int):
+    """Views of ``t`` in memory order, each of at most ``limit`` elements (a quantized tensor's, of whole
+    rows): the pieces :func:`chunks` and :class:`Walk` read, made without copying anything."""
+    if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: they are read by rows
         rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
         for start in range(0, t.shape[0] if t.dim() else 1, rows):
-            yield from chunks((t[start : start + rows] if t.dim() else t).dequantize(), limit)
+            yield t[start : start + rows] if t.dim() else t
         return
     t = _in_memory_order(t)  # statistics ignore order: walk memory in stride order
     if t.is_contiguous():
@@ -59,16 +63,46 @@ def chunks(t, limit: int, buffer=None):
     if t.numel() <= limit or t.dim() <= 1:
         step = limit if t.dim() == 1 else t.shape[0]
         for start in range(0, max(1, t.shape[0] if t.dim() else 1), step):
-            yield _flat_copy(t[start : start + step] if t.dim() else t, buffer)
+            yield t[start : start + step] if t.dim() else t
         return
     inner = t[0].numel()
     if inner <= limit:
         step = max(1, limit // inner)
         for start in range(0, t.shape[0], step):
-            yield _flat_copy(t[start : start + step], buffer)
+            yield t[start : start + step]
     else:
         for index in range(t.shape[0]):
-            yield from chunks(t[index], limit, buffer)
+            yield from chunk_views(t[index], limit)
+
+
+def needs_copy(view) -> bool:
+    """Whether a chunk view must be copied to be read flat: it has gaps, or a neg bit that NumPy refuses."""
+    return not view.is_quantized and (view.is_neg() or not view.is_contiguous())
+
+
+def flat_piece(view, buffer=None):
+    """A chunk view as a flat contiguous tensor: itself where it is one, else copied (into ``buffer``, a
+    tensor of at least its size and dtype, where one is given), a quantized one dequantized."""
+    if view.is_quantized:
+        return view.dequantize().view(-1)
+    if not needs_copy(view):
+        return view.view(-1)
+    if buffer is None:
+        return view.resolve_neg().reshape(-1).clone()
+    out = buffer[: view.numel()]
+    out.view(view.shape).copy_(view)  # copying resolves the neg bit
+    return out
+
+
+def chunks(t, limit: int, buffer=None):
+    """Flat pieces of ``t`` of at most ``limit`` elements; only a piece is ever copied, never the whole.
+
+    Pieces that are not contiguous in memory are copied into ``buffer`` (``limit`` elements of
+    ``t``'s dtype) where one is given, so that a walk allocates nothing per piece; each such piece is
+    valid until the next one is taken.
+    """
+    for view in chunk_views(t, limit):
+        yield flat_piece(view, buffer)
 
 
 def _in_memory_order(t):
@@ -132,15 +166,6 @@ def strided_sample(t, max_elements: int):
     return t[tuple(slice(step // 2, None, step) for step in steps)]
 
 
-def _flat_copy(piece, buffer):
-    """``piece`` as a flat contiguous tensor, copied into ``buffer`` where one is given."""
-    if buffer is None:
-        return piece.reshape(-1)
-    out = buffer[: piece.numel()]
-    out.view(piece.shape).copy_(piece)
-    return out
-
-
 def exponent(magnitude: float) -> int:
     """e such that magnitude / 2**e lies in [0.5, 1): dividing by 2**e scales without rounding."""
     return math.frexp(magnitude)[1] if magnitude else 0
@@ -165,24 +190,22 @@ class Workspace:
     """
 
     def __init__(self, t, limit: int):
-        torch = _torch()
         self.size = min(limit, t.numel())
+        if t.is_quantized and t.dim():  # read by whole rows, however long (see chunk_views)
+            self.size = max(self.size, t[0].numel())
         self.device = t.device
-        # complex values are read as their magnitudes, in the precision of their parts
-        if t.is_complex():
-            self.dtype = torch.float64 if t.dtype == torch.complex128 else torch.float32
-        else:
-            self.dtype = work_dtype(t.dtype)
+        self.dtype = work_dtype(t.dtype)
         self._buffers = {}
 
     def buffer(self, name: str, dtype, n: int):
-        if name not in self._buffers:
-            self._buffers[name] = _torch().empty(self.size, dtype=dtype, device=self.device)
-        return self._buffers[name][:n]
+        key = name, dtype
+        if key not in self._buffers:
+            self._buffers[key] = _torch().empty(self.size, dtype=dtype, device=self.device)
+        return self._buffers[key][:n]
 
-    def chunks(self, t, limit: int):
-        """:func:`chunks` of ``t``, copying pieces that are not contiguous into one reused buffer."""
-        return chunks(t, limit, self.buffer("chunk", t.dtype, self.size) if not t.is_quantized else None)
+    def flat(self, view):
+        """A chunk view as a flat tensor (see :func:`flat_piece`), copied where it must be into a buffer."""
+        return flat_piece(view, self.buffer("chunk", view.dtype, view.numel()) if needs_copy(view) else None)
 
     def real_values(self, piece):
         """The chunk as real numbers: upcast low precision and integers, magnitude of complex."""
@@ -207,9 +230,9 @@ class Workspace:
     def ones(self, n: int):
         """``n`` int64 ones, filled once per workspace."""
         torch = _torch()
-        if "ones" not in self._buffers:
+        if ("ones", torch.int64) not in self._buffers:
             self.buffer("ones", torch.int64, self.size).fill_(1)
-        return self._buffers["ones"][:n]
+        return self.buffer("ones", torch.int64, n)
 
     def wide_values(self, piece):
         """The chunk's real values in float64, in a buffer of its own (they get scaled in place)."""
@@ -229,3 +252,82 @@ class Workspace:
         if wide or piece.dtype in (torch.uint16, torch.uint32):
             return self.buffer("keys", torch.int64, piece.numel()).copy_(piece)
         return piece
+
+
+class Walk:
+    """A tensor's chunks in memory order (see :func:`chunk_views`), each read by a task on one of the
+    threads of :func:`parallel_map`, one per workspace. The views are made on the first walk."""
+
+    def __init__(self, t, limit: int, workspaces: list[Workspace]):
+        self.t, self.limit, self.workspaces = t, limit, workspaces
+        self._views = None
+
+    @property
+    def views(self) -> list:
+        if self._views is None:
+            self._views = list(chunk_views(self.t, self.limit))
+        return self._views
+
+    @property
+    def offsets(self) -> list[int]:
+        """Where each chunk starts, counted in elements in memory order."""
+        return list(itertools.accumulate((view.numel() for view in self.views), initial=0))
+
+    def map(self, task, indices=None) -> list:
+        """``[task(index, piece, work) for each chunk]`` (or the chunks at ``indices``), in their order."""
+        views = self.views
+        return parallel_map(lambda index, work: task(index, work.flat(views[index]), work),
+                            range(len(views)) if indices is None else list(indices), self.workspaces)
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _threads(count: int) -> ThreadPoolExecutor:
+    """Threads of this module's own, made anew in a forked child (a fork keeps no threads)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers < count:
+        _pool = (os.getpid(), ThreadPoolExecutor(count, thread_name_prefix="ipython_tensorview"))
+    return _pool[1]
+
+
+def parallel_map(task, items, workspaces: list[Workspace]) -> list:
+    """``[task(item, work) for item in items]``, spread over one thread per workspace, in items' order.
+
+    A chunk's kernels are too short for torch's own intra-op threads: each would start and join a parallel
+    region several times per chunk, and those joins stall whenever another process holds one of the
+    cores. So each thread takes the next chunk as it comes free, and runs its kernels on one intra-op
+    thread. ``torch.set_num_threads`` sets the calling thread's count (and the default of threads not yet
+    started): each worker sets one and restores the caller's count when it is done. One workspace: the
+    calling thread does it all, as on accelerators, whose kernels are queued in order on one stream.
+    """
+    torch = _torch()
+    items = list(items)
+    if len(workspaces) == 1 or len(items) <= 1:
+        return [task(item, workspaces[0]) for item in items]
+    results = [None] * len(items)
+    claim, lock, stop = itertools.count(), threading.Lock(), threading.Event()
+    caller_threads = torch.get_num_threads()
+
+    def work_through(work):
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():  # grad mode is per thread
+                while not stop.is_set():
+                    with lock:
+                        position = next(claim)
+                    if position >= len(items):
+                        return
+                    results[position] = task(items[position], work)
+        finally:
+            torch.set_num_threads(caller_threads)
+
+    workers = workspaces[: len(items)]
+    futures = [_threads(len(workers)).submit(work_through, work) for work in workers]
+    try:
+        for future in futures:
+            future.result()
+    finally:  # an error or an interrupt: the other threads stop after their chunk
+        stop.set()
+        wait(futures)
+    return results

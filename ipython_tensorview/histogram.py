@@ -13,9 +13,20 @@ import sys
 
 import numpy as np
 
-from .chunking import Workspace, exponent, flat_in_memory_order, sampling_step, scale_, to_device, to_host
+from .chunking import (
+    Walk,
+    Workspace,
+    exponent,
+    flat_in_memory_order,
+    sampling_step,
+    scale_,
+    to_device,
+    to_host,
+    work_dtype,
+)
 
-# the histogram counts every element up to this many, and a sample of about the second figure above
+# the histogram counts every element up to this many, and above, a sample of about the second figure's
+# 4-byte values, or half as many 8-byte ones (the CPU keeps the sample whole: 4 MiB)
 HISTOGRAM_EXACT_ELEMENTS = 1 << 22
 HISTOGRAM_SAMPLE_ELEMENTS = 1 << 20
 
@@ -47,61 +58,58 @@ def middle_bin(count: int, bins: int) -> list[int]:
 
 def histogram_step(t) -> int:
     """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample."""
-    return 1 if t.numel() <= HISTOGRAM_EXACT_ELEMENTS else sampling_step(t, HISTOGRAM_SAMPLE_ELEMENTS)
+    if t.numel() <= HISTOGRAM_EXACT_ELEMENTS:
+        return 1
+    return sampling_step(t, HISTOGRAM_SAMPLE_ELEMENTS * 4 // max(4, work_dtype(t.dtype).itemsize))
 
 
-def _sample(work: Workspace, t, limit: int, step: int, unclean):
-    """The real values of every ``step``-th element of ``t`` in memory order, chunk by chunk, each with a
-    mask of its non-finite values where the chunk holds any (else None)."""
-    flat = flat_in_memory_order(t) if step > 1 else None
-    if flat is not None:  # one strided view: the sample is read in a few chunks, not a sliver of each
-        for piece in work.chunks(flat[step // 2 :: step], limit):
-            values = work.real_values(piece)
-            yield values, work.non_finite_mask(values) if unclean.size else None
-        return
-    unclean = set(unclean.tolist())
-    phase = 0
-    for index, piece in enumerate(work.chunks(t, limit)):
-        values = work.real_values(piece[phase::step] if step > 1 else piece)
-        phase = (phase - piece.numel()) % step
-        yield values, work.non_finite_mask(values) if index in unclean else None
-
-
-def histogram(t, work: Workspace, limit: int, bins: int, low: float, high: float, unclean, step: int,
+def histogram(walk: Walk, bins: int, low: float, high: float, step: int, unclean,
               by_bincount: bool = True) -> tuple[int, ...]:
-    """Counts per bin of the finite values (or of every ``step``-th, see :func:`histogram_step`), binned
-    exactly as ``np.histogram`` bins them.
+    """Counts per bin of the finite values of the walk's tensor (or of every ``step``-th in memory order,
+    see :func:`histogram_step`), binned exactly as ``np.histogram`` bins them. ``unclean``: the indices of
+    the walk's chunks that hold NaN or Inf.
 
     ``by_bincount``: count with ``torch.bincount`` (fastest on the CPU); else with ``index_add_``, since
     CUDA's bincount waits for the device twice to size its result.
     """
     torch = _torch()
     edges = bin_edges(low, high, bins)
+    device, dtype = walk.t.device, walk.workspaces[0].dtype
     if (np.diff(edges) > 0).all():
-        bin_of = _BinByPosition(edges, work, t.device)
+        bin_of = _BinByPosition(edges, dtype, device)
     else:  # a range of a few ulps: bins share edges, and only a search among them is right
-        bin_of = _BinBySearch(edges, work, t.device)
-    # non-finite values go to an extra bin, dropped at the end: no chunk-sized selection is made
-    counts = torch.zeros(bins + 1, dtype=torch.int64, device=t.device)
-    for values, non_finite in _sample(work, t, limit, step, unclean):
-        bin_index = bin_of(values)
-        if non_finite is not None:
-            bin_index.masked_fill_(non_finite, bins)
+        bin_of = _BinBySearch(edges, dtype, device)
+    masked = set(unclean.tolist())
+    flat = flat_in_memory_order(walk.t) if step > 1 else None
+    if flat is not None:  # one strided view: the sample is read in a few chunks, not a sliver of each
+        walk, step = Walk(flat[step // 2 :: step], walk.limit, walk.workspaces), 1
+        masked = set(range(len(walk.views))) if masked else masked
+    offsets = walk.offsets if step > 1 else None
+
+    def count(index, piece, work):
+        if step > 1:  # this chunk's share of every step-th element, counted from step // 2
+            piece = piece[(step // 2 - offsets[index]) % step :: step]
+        values = work.real_values(piece)
+        bin_index = bin_of(values, work)
+        if index in masked:  # non-finite values go to an extra bin, dropped at the end: no selection is made
+            bin_index.masked_fill_(work.non_finite_mask(values), bins)
         if by_bincount:
-            counts += torch.bincount(bin_index, minlength=bins + 1)
-        else:
-            counts.index_add_(0, bin_index, work.ones(bin_index.numel()))
+            return torch.bincount(bin_index, minlength=bins + 1)
+        counts = torch.zeros(bins + 1, dtype=torch.int64, device=device)
+        return counts.index_add_(0, bin_index, work.ones(bin_index.numel()))
+
+    counts = torch.stack(walk.map(count)).sum(dim=0)
     return tuple(to_host(counts[:bins]).tolist())
 
 
 class _BinByPosition:
     """Each value's bin from its position between the ends, corrected against the edges as NumPy does."""
 
-    def __init__(self, edges: np.ndarray, work: Workspace, device):
+    def __init__(self, edges: np.ndarray, dtype, device):
         torch = _torch()
-        self.work, self.bins = work, len(edges) - 1
-        self.lower, self.upper = _comparison_edges(edges, work.dtype, device)
-        info = torch.finfo(work.dtype)
+        self.bins = len(edges) - 1
+        self.lower, self.upper = _comparison_edges(edges, dtype, device)
+        info = torch.finfo(dtype)
         with np.errstate(all="ignore"):
             span = np.float64(edges[-1]) - np.float64(edges[0])
             factor = self.bins / span
@@ -111,8 +119,8 @@ class _BinByPosition:
         self.start = math.ldexp(edges[0], -self.power)
         self.factor = factor if self.direct else self.bins / (math.ldexp(edges[-1], -self.power) - self.start)
 
-    def __call__(self, values):
-        torch, work, n = _torch(), self.work, values.numel()
+    def __call__(self, values, work: Workspace):
+        torch, n = _torch(), values.numel()
         if self.direct:
             positions = torch.sub(values, self.start, out=work.buffer("scratch", work.dtype, n))
         else:
@@ -133,17 +141,16 @@ class _BinByPosition:
 class _BinBySearch:
     """Each value's bin by binary search among the inner edges: slower, and right however close they are."""
 
-    def __init__(self, edges: np.ndarray, work: Workspace, device):
+    def __init__(self, edges: np.ndarray, dtype, device):
         torch = _torch()
-        self.work = work
         inner = edges[1:-1]
-        if work.dtype == torch.float32:
+        if dtype == torch.float32:
             inner = _round_up_to_float32(inner)
         self.inner = to_device(inner, device)
 
-    def __call__(self, values):
+    def __call__(self, values, work: Workspace):
         torch = _torch()
-        out = self.work.buffer("index", torch.int32, values.numel())
+        out = work.buffer("index", torch.int32, values.numel())
         return torch.searchsorted(self.inner, values, right=True, out_int32=True, out=out)
 
 

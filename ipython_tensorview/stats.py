@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .chunking import Workspace, exponent, sample_in_memory_order, scale_, to_host
+from .chunking import Walk, Workspace, exponent, sample_in_memory_order, scale_, to_host, work_dtype
 from .histogram import bin_edges, histogram, histogram_step, middle_bin
 from .tensor_kinds import distinct_view, dtype_name
 
@@ -39,6 +39,8 @@ from .tensor_kinds import distinct_view, dtype_name
 # chunks serve only the histogram's sample and the rarer passes, and the few buffers stay near 12 MiB
 CHUNK_ELEMENTS = {"cpu": 1 << 18}
 DEFAULT_CHUNK_ELEMENTS = 1 << 19
+# the CPU reads its chunks on up to this many threads (see chunking.parallel_map)
+CPU_WORKERS = 4
 # how each device reads a tensor (see tensor_stats); devices not named here take "whole"
 PLANS = {"cpu": "chunks"}
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
@@ -74,6 +76,10 @@ def _torch():
     return sys.modules["torch"]
 
 
+def _is_integer(t) -> bool:
+    return not (t.is_floating_point() or t.is_complex() or t.is_quantized)
+
+
 @dataclass
 class _Moments:
     """Per-chunk partial results of the first pass, on the host, in float64."""
@@ -90,23 +96,93 @@ class _Moments:
     integer_extremes: tuple[int, int] | None = None
 
 
-def _first_pass(t, work: Workspace, limit: int) -> _Moments:
+def _host_pass(t, walk: Walk, step: int):
+    """The CPU's first pass, one read of each chunk while it sits in cache: min and max (NumPy's, the
+    fastest), the sum and the sum of squares; where the chunk holds NaN or Inf, those of its finite values
+    and the counts, at once; and where ``step`` > 1, every ``step``-th value in memory order, the
+    histogram's sample. Returns the moments and the sample (None where ``step`` is 1)."""
     torch = _torch()
-    integers = not (t.is_floating_point() or t.is_complex() or t.is_quantized)
-    rows, extremes, sizes = [], [], []
-    for piece in work.chunks(t, limit):
+    integers = _is_integer(t)
+    sample = offsets = None
+    if step > 1:
+        sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype)
+        offsets = walk.offsets
+
+    def read(index, piece, work):
         values = work.real_values(piece)
+        if sample is not None:
+            _take_sample(values, offsets[index], step, sample)
+        n = values.numel()
+        if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
+            exact = piece.numpy()
+            low, high = exact.min(), exact.max()
+            row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
+            return row, (int(low), int(high))
+        array = values.numpy()
+        low = array.min()  # NaN where any is
+        high = array.max() if math.isfinite(low) else math.nan
+        if math.isfinite(high):
+            return (n, low, high, values.sum().item(), torch.dot(values, values).item(), 0, 0, 0), None
+        return _host_finite_row(values, work), None
+
+    rows = walk.map(read)
+    table = np.array([row for row, _ in rows], dtype=np.float64)
+    counts, low, high, total, squares, nan, posinf, neginf = table.T.copy()
+    moments = _Moments(counts, low, high, total, squares, np.flatnonzero(nan + posinf + neginf > 0))
+    moments.nan, moments.posinf, moments.neginf = int(nan.sum()), int(posinf.sum()), int(neginf.sum())
+    if integers:
+        moments.integer_extremes = min(low for _, (low, _) in rows), max(high for _, (_, high) in rows)
+    return moments, sample
+
+
+def _take_sample(values, offset: int, step: int, sample) -> None:
+    """Copy a chunk's share of every ``step``-th value in memory order (from ``step // 2``) into ``sample``.
+    The chunk starts ``offset`` elements in."""
+    phase = (step // 2 - offset) % step
+    taken = values[phase::step]
+    first = (offset + phase - step // 2) // step
+    sample[first : first + taken.numel()].copy_(taken)
+
+
+def _host_finite_row(values, work: Workspace) -> tuple:
+    """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
+    values, and its NaN, +Inf and -Inf counts."""
+    torch = _torch()
+    array, n = values.numpy(), values.numel()
+    mask = work.buffer("mask", torch.bool, n).numpy()
+    finite = np.count_nonzero(np.isfinite(array, out=mask))
+    low, high = np.fmin.reduce(array), np.fmax.reduce(array)  # these skip NaN, not Inf
+    if finite and math.isfinite(low) and math.isfinite(high):  # NaN alone
+        nan, posinf = n - finite, 0
+    else:
+        nan = np.count_nonzero(np.isnan(array, out=mask))
+        posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
+        np.isfinite(array, out=mask)
+        low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
+    clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=work.buffer("clean", work.dtype, n))
+    total, squares = clean.sum().item(), torch.dot(clean, clean).item()
+    return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
+
+
+def _first_pass(t, walk: Walk) -> _Moments:
+    """An accelerator's first pass over dtypes its whole-tensor reductions lack: per chunk, min, max, the
+    sum and the sum of squares, fetched in one wait; chunks holding NaN or Inf are revisited."""
+    torch = _torch()
+    integers = _is_integer(t)
+
+    def read(index, piece, work):
+        values = work.real_values(piece)
+        sums = values.sum(), torch.dot(values, values)
         if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
             low, high = torch.aminmax(work.integer_keys(piece))
-            extremes.append(torch.stack((low, high)).to(torch.int64))
-            rows.append(torch.stack((values.sum(), torch.dot(values, values))))
-        else:
-            low, high = torch.aminmax(values)
-            rows.append(torch.stack((low, high, values.sum(), torch.dot(values, values))))
-        sizes.append(piece.numel())
-    table = to_host(torch.stack(rows).to(torch.float64))  # the pass's one synchronisation
+            return torch.stack((low, high)).to(torch.int64), torch.stack(sums)
+        return None, torch.stack((*torch.aminmax(values), *sums))
+
+    rows = walk.map(read)
+    table = to_host(torch.stack([row for _, row in rows]).to(torch.float64))  # the pass's one synchronisation
+    sizes = np.array([view.numel() for view in walk.views], dtype=np.float64)
     if integers:
-        keys = to_host(torch.stack(extremes))
+        keys = to_host(torch.stack([keys for keys, _ in rows]))
         shift = 2**63 if t.dtype == torch.uint64 else 0  # uint64 keys are value - 2**63
         exact = keys.view(np.uint64) ^ np.uint64(shift) if shift else keys  # the values themselves
         low, high = exact[:, 0].astype(np.float64), exact[:, 1].astype(np.float64)
@@ -114,16 +190,16 @@ def _first_pass(t, work: Workspace, limit: int) -> _Moments:
     else:
         low, high, total, squares = table.T.copy()
     unclean = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
-    moments = _Moments(np.array(sizes, dtype=np.float64), low, high, total, squares, unclean)
+    moments = _Moments(sizes, low, high, total, squares, unclean)
     if integers:
         moments.integer_extremes = (int(keys[:, 0].min()) + shift, int(keys[:, 1].max()) + shift)
     if unclean.size:
-        indices, table = _finite_moments(t, work, limit, set(unclean.tolist()))
+        indices, table = _finite_moments(walk, unclean.tolist())
         _take_finite_moments(moments, indices, table)
     return moments
 
 
-def _whole_tensor_pass(t, work: Workspace, limit: int) -> _Moments:
+def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     """The first pass as one reduction of each kind over the whole tensor: a few kernels and one wait.
 
     On an accelerator each chunk costs kernel launches, so min, max, the sum and the sum of squares (the
@@ -137,7 +213,7 @@ def _whole_tensor_pass(t, work: Workspace, limit: int) -> _Moments:
     low, high, total, squares = to_host(row)
     if math.isfinite(low) and math.isfinite(high):  # one row: the whole tensor as a single chunk
         return _Moments(*(np.array([x]) for x in (t.numel(), low, high, total, squares)), np.array([], int))
-    indices, table = _finite_moments(t, work, limit, None)  # every chunk, each a row
+    indices, table = _finite_moments(walk, None)  # every chunk, each a row
     moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
     moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
     return moments
@@ -155,15 +231,12 @@ def _non_finite_totals(table) -> tuple[int, int, int]:
     return int(nan), int(posinf), int(neginf)
 
 
-def _finite_moments(t, work: Workspace, limit: int, wanted: set[int] | None):
+def _finite_moments(walk: Walk, wanted: list[int] | None):
     """Chunk by chunk (the ``wanted`` ones, or all): finite count, min, max, sum, sum of squares, and the
-    NaN, +Inf and -Inf counts. Returns the chunks' indices and their rows, in one wait for the device."""
+    NaN, +Inf and -Inf counts, on the device. Returns the chunks' indices and their rows, in one wait."""
     torch = _torch()
-    rows, indices, sizes = [], [], []
-    for index, piece in enumerate(work.chunks(t, limit)):
-        if wanted is not None and index not in wanted:
-            continue
-        indices.append(index)
+
+    def read(index, piece, work):
         values = work.real_values(piece)
         n = values.numel()
         # float operations into the workspace's buffers (boolean masks cost several times as much on the
@@ -185,12 +258,13 @@ def _finite_moments(t, work: Workspace, limit: int, wanted: set[int] | None):
             count(1.0, 0.0, 0.0),  # NaN
             count(0.0, 1.0, -1.0),  # +Inf minus -Inf
         )
-        rows.append(torch.stack([x.to(torch.float64) for x in row]))
-        sizes.append(n)
-    table = to_host(torch.stack(rows))
+        return torch.stack([x.to(torch.float64) for x in row])
+
+    indices = list(range(len(walk.views))) if wanted is None else wanted
+    table = to_host(torch.stack(walk.map(read, indices)))
     low, high, total, squares, non_finite, nan, difference = table.T
     posinf = (non_finite - nan + difference) / 2
-    finite = np.array(sizes) - non_finite
+    finite = np.array([walk.views[i].numel() for i in indices]) - non_finite
     return np.array(indices), np.stack([finite, low, high, total, squares, nan, posinf, non_finite - nan - posinf], 1)
 
 
@@ -214,7 +288,7 @@ def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, flo
     return float(mean), math.sqrt(variance)
 
 
-def _integer_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: int) -> tuple[float, float]:
+def _integer_mean_std(t, walk: Walk, moments: _Moments, count: int) -> tuple[float, float]:
     """Mean and std of integers of any magnitude: the mean from an exact sum, the std from differences.
 
     The sum is exact: each int64 is split into its high and low 32 bits, whose sums over a chunk fit
@@ -225,30 +299,32 @@ def _integer_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
     torch = _torch()
     key_shift = 2**63 if t.dtype == torch.uint64 else 0  # uint64 keys are value - 2**63
     low, high = moments.integer_extremes
-    sums = []
-    for piece in work.chunks(t, limit):
+
+    def split_sums(index, piece, work):
         keys = work.integer_keys(piece, wide=True)
         upper = torch.bitwise_right_shift(keys, 32)  # arithmetic: floor(keys / 2**32)
-        sums.append(torch.stack((upper.sum(), torch.bitwise_and(keys, 2**32 - 1).sum())))
-    upper_sum, lower_sum = (int(x) for x in to_host(torch.stack(sums).sum(dim=0)))
-    key_total = upper_sum * 2**32 + lower_sum
-    mean = Fraction(key_total, count) + key_shift
+        return torch.stack((upper.sum(), torch.bitwise_and(keys, 2**32 - 1).sum()))
+
+    upper_sum, lower_sum = (int(x) for x in to_host(torch.stack(walk.map(split_sums)).sum(dim=0)))
+    mean = Fraction(upper_sum * 2**32 + lower_sum, count) + key_shift
     pivot = min(max(round(mean), low), high)
     exact_differences = high - low < 2**62
-    rows = []
-    for piece in work.chunks(t, limit):
+
+    def offset_sums(index, piece, work):
         keys = work.integer_keys(piece, wide=True)
+        wide = work.buffer("wide", torch.float64, piece.numel())
         if exact_differences:
-            offsets = work.buffer("wide", torch.float64, piece.numel()).copy_(keys.sub_(pivot - key_shift))
+            offsets = wide.copy_(keys.sub_(pivot - key_shift))
         else:  # a range beyond 2**62: differences as large as the values, float64's rounding is harmless
-            offsets = work.buffer("wide", torch.float64, piece.numel()).copy_(keys).sub_(float(pivot - key_shift))
-        rows.append(torch.stack((offsets.sum(), torch.dot(offsets, offsets))))
-    total, squares = to_host(torch.stack(rows).sum(dim=0)).tolist()
+            offsets = wide.copy_(keys).sub_(float(pivot - key_shift))
+        return torch.stack((offsets.sum(), torch.dot(offsets, offsets)))
+
+    total, squares = to_host(torch.stack(walk.map(offset_sums)).sum(dim=0)).tolist()
     offset = total / count
     return float(mean), math.sqrt(max(squares / count - offset * offset, 0.0))
 
 
-def _careful_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: int) -> tuple[float, float]:
+def _careful_mean_std(walk: Walk, moments: _Moments, count: int) -> tuple[float, float]:
     """Mean and std from a float64 pass, scaled by a power of two and shifted by an estimate of the mean.
 
     Values are scaled so that the largest magnitude is below 1 (exact: a power of two), which keeps
@@ -265,17 +341,39 @@ def _careful_mean_std(t, work: Workspace, limit: int, moments: _Moments, count: 
         estimate = low / 2 + high / 2
     centre = math.ldexp(estimate, -power)
     unclean = set(moments.unclean.tolist())
-    rows = []
-    for index, piece in enumerate(work.chunks(t, limit)):
+
+    def shifted_sums(index, piece, work):
         shifted = scale_(work.wide_values(piece), -power).sub_(centre)
         if index in unclean:
             shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-        rows.append(torch.stack((shifted.sum(), torch.dot(shifted, shifted))))
-    total, squares = to_host(torch.stack(rows).sum(dim=0)).tolist()
+        return torch.stack((shifted.sum(), torch.dot(shifted, shifted)))
+
+    total, squares = to_host(torch.stack(walk.map(shifted_sums)).sum(dim=0)).tolist()
     offset = total / count
     mean = math.ldexp(centre + offset, power)
     std = math.ldexp(math.sqrt(max(squares / count - offset * offset, 0.0)), power)
     return min(max(mean, low), high), std  # rounding never puts the mean outside the values
+
+
+def _walk(t, plan: str) -> Walk:
+    """The chunks the passes read: on the CPU, by up to ``CPU_WORKERS`` threads, each with a share of the
+    chunk memory (CHUNK_ELEMENTS of 4-byte work values, half as many of 8-byte ones, for two threads)."""
+    torch = _torch()
+    workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" else 1
+    work_itemsize = work_dtype(t.dtype).itemsize
+    base = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
+    limit = max(1, base * 4 // max(4, work_itemsize) * 2 // max(2, workers))
+    return Walk(t, limit, [Workspace(t, limit) for _ in range(workers)])
+
+
+def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float, step: int, sample,
+               by_bincount: bool) -> list[int]:
+    """The histogram's counts: of the sample the first pass took where it took one, else read from the tensor."""
+    if sample is None:
+        return list(histogram(walk, bins, low, high, step, moments.unclean, by_bincount))
+    sample_walk = Walk(sample, walk.limit, walk.workspaces)
+    unclean = np.arange(len(sample_walk.views)) if moments.unclean.size else moments.unclean
+    return list(histogram(sample_walk, bins, low, high, 1, unclean, by_bincount))
 
 
 def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
@@ -340,31 +438,34 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
             small = _small_stats(t, bins, repeats, sampled_from)
             if small is not None:
                 return small
-        limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
-        work = Workspace(t, limit)
         plan = plan or PLANS.get(t.device.type, "whole")
-        if plan == "whole" and t.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-            moments = _whole_tensor_pass(t, work, limit)
+        if plan == "chunks" and t.device.type != "cpu":
+            raise ValueError(f"the 'chunks' plan reads tensors on the CPU, not on {t.device}")
+        walk = _walk(t, plan)
+        step = histogram_step(t)
+        sample = None
+        if plan == "chunks":
+            moments, sample = _host_pass(t, walk, step)
+        elif t.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            moments = _whole_tensor_pass(t, walk)
         else:  # every dtype the reductions lack (float8, complex, integers...) is read in chunks
-            moments = _first_pass(t, work, limit)
+            moments = _first_pass(t, walk)
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
-        counts, step = (), 1
+        counts = ()
         if count:
             finite_rows = moments.counts > 0
             low, high = float(moments.low[finite_rows].min()), float(moments.high[finite_rows].max())
-            exact = _raw_mean_std(moments, count, work.dtype)
+            exact = _raw_mean_std(moments, count, walk.workspaces[0].dtype)
             if exact is not None:
                 mean, std = exact
             elif moments.integer_extremes is not None:
-                mean, std = _integer_mean_std(t, work, limit, moments, count)
+                mean, std = _integer_mean_std(t, walk, moments, count)
             else:
-                mean, std = _careful_mean_std(t, work, limit, moments, count)
+                mean, std = _careful_mean_std(walk, moments, count)
             if low < high:
-                step = histogram_step(t)
-                counts = histogram(t, work, limit, bins, low, high, moments.unclean, step, by_bincount=plan == "chunks")
+                counts = _histogram(walk, moments, bins, low, high, step, sample, by_bincount=plan == "chunks")
                 if step > 1:  # a sample may miss the extremes; the exact min and max are known
-                    counts = list(counts)
                     counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
             else:
                 counts = middle_bin(count, bins)
