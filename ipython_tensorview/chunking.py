@@ -256,14 +256,28 @@ class Workspace:
 
 class Walk:
     """A tensor's chunks in memory order (see :func:`chunk_views`), each read by a task on one of the
-    threads of :func:`parallel_map`, one per workspace. The views are made on the first walk."""
+    threads of :func:`parallel_map`, one per workspace.
+
+    A tensor that lies contiguous in memory is cut into slices of ``limit`` elements as they are read;
+    any other's views are listed on the first walk.
+    """
 
     def __init__(self, t, limit: int, workspaces: list[Workspace]):
         self.t, self.limit, self.workspaces = t, limit, workspaces
+        self._flat = flat_in_memory_order(t)
         self._views = None
 
-    @property
-    def views(self) -> list:
+    def __len__(self) -> int:
+        if self._flat is not None:
+            return max(1, -(-self._flat.numel() // self.limit))
+        return len(self._listed())
+
+    def view(self, index: int):
+        if self._flat is not None:
+            return self._flat[index * self.limit : (index + 1) * self.limit]
+        return self._listed()[index]
+
+    def _listed(self) -> list:
         if self._views is None:
             self._views = list(chunk_views(self.t, self.limit))
         return self._views
@@ -271,13 +285,14 @@ class Walk:
     @property
     def offsets(self) -> list[int]:
         """Where each chunk starts, counted in elements in memory order."""
-        return list(itertools.accumulate((view.numel() for view in self.views), initial=0))
+        if self._flat is not None:
+            return [index * self.limit for index in range(len(self))]
+        return list(itertools.accumulate((view.numel() for view in self._listed()[:-1]), initial=0))
 
     def map(self, task, indices=None) -> list:
         """``[task(index, piece, work) for each chunk]`` (or the chunks at ``indices``), in their order."""
-        views = self.views
-        return parallel_map(lambda index, work: task(index, work.flat(views[index]), work),
-                            range(len(views)) if indices is None else list(indices), self.workspaces)
+        return parallel_map(lambda index, work: task(index, work.flat(self.view(index)), work),
+                            range(len(self)) if indices is None else indices, self.workspaces)
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
