@@ -385,23 +385,30 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     if real.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form
         real = t.to(torch.complex64).abs()
     array = real.to(torch.float64).resolve_neg().numpy().ravel()  # float64 views keep their neg bit
-    finite = array[np.isfinite(array)]
-    nan, posinf = int(np.isnan(array).sum()), int(np.isposinf(array).sum())
+    finite_mask = np.isfinite(array)
+    finite, nan, posinf = array, 0, 0
+    if not finite_mask.all():
+        finite = array[finite_mask]
+        nan, posinf = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(array == math.inf))
     neginf = array.size - finite.size - nan - posinf
     low = high = mean = std = math.nan
     counts = []
     if finite.size:
-        low, high = finite.min(), finite.max()
+        low, high = float(finite.min()), float(finite.max())
         magnitude = max(abs(low), abs(high))
         integers = not (t.is_floating_point() or t.is_complex())
         if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**53):
             return None
-        mean, std = float(finite.mean()), float(finite.std())  # NumPy subtracts the mean before squaring
-        if low < high:
-            counts = np.histogram(finite, bins=bin_edges(float(low), float(high), bins))[0].tolist()
+        mean = float(np.add.reduce(finite)) / finite.size
+        deviations = finite - mean  # subtracting the mean before squaring, as np.std does
+        std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
+        if low < high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
+            bin_index = np.searchsorted(bin_edges(low, high, bins), finite, side="right") - 1
+            counts = np.bincount(np.minimum(bin_index, bins - 1), minlength=bins).tolist()
         else:
             counts = middle_bin(finite.size, bins)
-        low, high = (int(low), int(high)) if integers else (float(low), float(high))
+        if integers:
+            low, high = int(low), int(high)
     return Stats(
         count=finite.size * repeats,
         min=low,

@@ -130,8 +130,7 @@ def values_text(t) -> str:
     if t.is_nested:
         return _nested_values_text(t, options)
     array, summarise = preview_array(t, options["threshold"], options["edgeitems"])
-    with np.printoptions(threshold=0 if summarise else sys.maxsize):
-        return np.array2string(array)
+    return np.array2string(array, threshold=0 if summarise else sys.maxsize)
 
 
 def _nested_values_text(t, options) -> str:
