@@ -334,6 +334,9 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
                     if position >= len(items):
                         return
                     results[position] = task(items[position], work)
+        except BaseException:
+            stop.set()  # the other threads stop after their chunk
+            raise
         finally:
             torch.set_num_threads(caller_threads)
 
@@ -342,7 +345,7 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
     try:
         for future in futures:
             future.result()
-    finally:  # an error or an interrupt: the other threads stop after their chunk
+    finally:  # an interrupt: the threads stop after their chunk
         stop.set()
         wait(futures)
     return results

@@ -1,0 +1,67 @@
+import threading
+
+import pytest
+import torch
+
+from ipython_tensorview import stats as stats_module
+from ipython_tensorview.chunking import Walk, Workspace, chunks, parallel_map
+from ipython_tensorview.stats import tensor_stats
+
+
+def _workspaces(t, limit, count):
+    return [Workspace(t, limit) for _ in range(count)]
+
+
+def test_a_walk_on_several_threads_gives_every_chunk_in_order():
+    t = torch.arange(1000, dtype=torch.float32).reshape(10, 100).T  # not contiguous: pieces are copied
+    walk = Walk(t, 64, _workspaces(t, 64, 3))
+    threads = set()
+
+    def read(index, piece, work):
+        threads.add(threading.get_ident())
+        return index, piece.clone()
+
+    results = walk.map(read)
+    assert [index for index, _ in results] == list(range(len(walk)))
+    assert torch.equal(torch.cat([piece for _, piece in results]), torch.cat(list(chunks(t, 64))))
+    assert walk.offsets == [0, *torch.tensor([p.numel() for _, p in results]).cumsum(0)[:-1].tolist()]
+    assert len(threads) > 1
+
+
+def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
+    t = torch.zeros(10_000)
+    read = []
+
+    def task(index, work):
+        read.append(index)
+        if index == 3:
+            raise ValueError("chunk 3")
+        return index
+
+    with pytest.raises(ValueError, match="chunk 3"):
+        parallel_map(task, range(10_000), _workspaces(t, 1, 2))
+    assert len(read) < 100  # the other thread stopped after its chunk
+
+
+def test_the_threads_leave_torch_thread_count_and_grad_mode_as_they_were():
+    def new_thread_count():
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    before = torch.get_num_threads(), new_thread_count()
+    t = torch.randn(1 << 20, requires_grad=True)
+    with torch.enable_grad():
+        result = tensor_stats(t * 2)
+    assert result.count == 1 << 20
+    assert (torch.get_num_threads(), new_thread_count()) == before
+    assert torch.is_grad_enabled()
+
+
+def test_many_threads_share_the_chunk_memory(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    walk = stats_module._walk(torch.zeros(1 << 22), "chunks")
+    assert len(walk.workspaces) == stats_module.CPU_WORKERS
+    assert walk.limit * len(walk.workspaces) == stats_module.CHUNK_ELEMENTS["cpu"] * 2
