@@ -1,16 +1,122 @@
-"""Time and peak memory of displaying a 1e8-element tensor, against torch's repr and lovely-tensors.
+"""Every speed and memory figure of a display, each a ratio to a baseline measured in the same run.
 
-Run: python benchmarks/display.py [--elements N]
-All figures come from one run of this script. Each display is measured in a fresh child process that
-builds the same tensor (fixed seed), warms the code up on a small tensor, resets its resident-set
-high-water mark (Linux: /proc/self/clear_refs) and displays once: the time is that first display, the
-peak is how far resident memory rose above where it stood. The best of three children is kept. The
-ratios against ``t.sum()`` (one pass over memory) are what to compare across machines.
+Run: python benchmarks/display.py [--elements 1e8] [--no-memory]
+Times come first, measured in this process: each display is a first look (the tensor's version is bumped
+by an in-place no-op before every run), its text and HTML computed by one output of an IPython
+DisplayFormatter as a frontend asks for them, the best of a few runs. "Busy neighbour" repeats the
+float32 figures while another process spins on a CPU core. Small tensors are compared with torch's repr
+and with the same display without the extension (IPython's formatters calling torch's repr).
+
+Peak memory comes last: each display runs in a fresh child process that builds the same tensor (fixed
+seed), warms the code up on a small tensor, resets its resident-set high-water mark (Linux:
+/proc/self/clear_refs) and displays once; the peak is how far resident memory rose. The best of three.
 """
 
 import argparse
+import contextlib
+import io
 import multiprocessing
+import subprocess
+import sys
 import time
+import timeit
+import warnings
+
+import torch
+from IPython.core.formatters import DisplayFormatter
+from IPython.testing import globalipapp
+
+from ipython_tensorview import convert
+from ipython_tensorview.config import TensorView
+from ipython_tensorview.formatters import TensorFormatters
+
+
+def best(action, repeat=5) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def first_display(display: DisplayFormatter, t, repeat=5) -> float:
+    """The best of a few first looks: before each, an in-place no-op writes to the tensor (not timed)."""
+    times = []
+    for _ in range(repeat):
+        t.add_(0)
+        started = time.perf_counter()
+        display.format(t)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def large(display, elements: int) -> list[tuple[str, float, float]]:
+    torch.manual_seed(0)
+    base = torch.randn(elements)
+    rows = []
+    for name, t in [
+        ("float32", base),
+        ("bfloat16", base.to(torch.bfloat16)),
+        ("float16", base.to(torch.float16)),
+        ("int64", (base * 1000).to(torch.int64)),
+        ("float32 transposed", base.view(-1, 1000).T),
+    ]:
+        rows.append((f"{elements:.0e} {name}", first_display(display, t), best(lambda t=t: t.sum())))
+    nan = base.clone()
+    nan[::1000] = float("nan")
+    rows.append(("a NaN every 1000 (baseline: same without NaN)", first_display(display, nan),
+                 first_display(display, base)))
+    return rows
+
+
+def busy_neighbour(display, elements: int) -> list[tuple[str, float, float]]:
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        torch.manual_seed(0)
+        t = torch.randn(elements)
+        return [(f"{elements:.0e} float32, busy neighbour", first_display(display, t), best(t.sum))]
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def small(display) -> list[tuple[str, float, float]]:
+    x = torch.randn(3, 4)
+    many = [torch.randn(3) for _ in range(1000)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nn.Transformer's note about nested tensors
+        model = torch.nn.Transformer(d_model=256, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                                     dim_feedforward=1024)
+    state = model.state_dict()
+
+    def timed(obj, repeat=5):
+        return min(timeit.repeat(lambda: display.format(obj), number=1, repeat=repeat))
+
+    bare = DisplayFormatter()  # IPython's own: text from torch's repr, no HTML
+    shown = first_display(display, x, 50)
+    return [
+        ("(3, 4) tensor (baseline: torch's repr)", shown, min(timeit.repeat(lambda: repr(x), number=1, repeat=50))),
+        ("(3, 4) tensor (baseline: IPython without it)", shown,
+         min(timeit.repeat(lambda: bare.format(x), number=1, repeat=50))),
+        ("list of 1000 (3,) tensors (baseline: repr)", timed(many), best(lambda: repr(many))),
+        ("Transformer state_dict (baseline: repr)", timed(state, 2), best(lambda: repr(state), 2)),
+    ]
+
+
+def np_magic() -> list[tuple[str, float, float]]:
+    globalipapp.start_ipython()
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "ipython_tensorview")
+    x = shell.user_ns["x"] = torch.randn(3, 4, requires_grad=True)
+    number = 5000
+    idiom = min(timeit.repeat(lambda: x.detach().cpu().numpy(), number=number, repeat=5)) / number
+    with contextlib.redirect_stdout(io.StringIO()):
+        magic = min(timeit.repeat(lambda: shell.run_line_magic("np", "-q x"), number=number, repeat=5)) / number
+    api = min(timeit.repeat(lambda: convert(x), number=number, repeat=5)) / number
+    return [("%np -q x (baseline: the idiom)", magic, idiom), ("convert(x) (baseline: the idiom)", api, idiom)]
+
 
 METHODS = ["t.sum() (one pass, the baseline)", "this extension: text/plain", "this extension: text + html",
            "repr(t) (torch)", "lovely-tensors: str(lovely(t))"]
@@ -66,31 +172,43 @@ def measure(method: str, elements: int, dtype_name: str) -> tuple[float, int]:
     return min(runs)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--elements", type=float, default=1e8)
-    args = parser.parse_args()
-    elements = int(args.elements)
+def memory(elements: int) -> None:
     try:
         import lovely_tensors
 
         lovely = f"lovely-tensors {lovely_tensors.__version__}"
     except ImportError:
         lovely = "lovely-tensors not installed"
-    import torch
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {lovely}")
     methods = METHODS if not lovely.endswith("not installed") else METHODS[:-1]
-    for dtype_name, itemsize in (("float32", 4), ("bfloat16", 2)):
+    print(f"\nPeak extra memory, each display in a fresh process; {lovely}")
+    print(f"{'what':48} {'time':>10} {'x sum()':>8} {'peak extra':>11} {'x tensor':>9}")
+    for dtype_name, itemsize in (("float32", 4), ("bfloat16", 2), ("int64", 8)):
         size = elements * itemsize
-        print(f"\n{elements:.0e} elements, {dtype_name}, {size / 2**20:.0f} MiB")
-        print(f"{'what':36} {'time':>9} {'x sum()':>8} {'peak extra':>11} {'x tensor':>9}")
         baseline = None
-        for method in methods:
+        for method in methods if dtype_name == "float32" else methods[:3]:
             seconds, peak = measure(method, elements, dtype_name)
             baseline = baseline or seconds
-            print(f"{method:36} {seconds * 1e3:7.0f} ms {seconds / baseline:8.1f} {peak / 2**20:7.1f} MiB "
-                  f"{peak / size:9.3f}", flush=True)
+            print(f"{f'{dtype_name}: {method}':48} {seconds * 1e3:8.0f} ms {seconds / baseline:8.1f} "
+                  f"{peak / 2**20:7.1f} MiB {peak / size:9.3f}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--elements", type=float, default=1e8)
+    parser.add_argument("--no-memory", action="store_true", help="skip the child processes' peak memory")
+    args = parser.parse_args()
+    elements = int(args.elements)
+    display = DisplayFormatter()
+    TensorFormatters(TensorView()).register(display.formatters["text/plain"], display.formatters["text/html"],
+                                            display)
+    display.format(torch.randn(1000))  # warm-up
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'what':48} {'time':>10} {'baseline':>10} {'ratio':>7}")
+    for group in (large(display, elements), busy_neighbour(display, elements), small(display), np_magic()):
+        for name, seconds, baseline in group:
+            print(f"{name:48} {seconds * 1e3:8.2f} ms {baseline * 1e3:8.2f} ms {seconds / baseline:6.2f}x", flush=True)
+    if not args.no_memory:
+        memory(elements)
 
 
 if __name__ == "__main__":

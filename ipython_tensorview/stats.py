@@ -152,13 +152,14 @@ def _host_finite_row(values, work: Workspace) -> tuple:
     mask = work.buffer("mask", torch.bool, n).numpy()
     finite = np.count_nonzero(np.isfinite(array, out=mask))
     low, high = np.fmin.reduce(array), np.fmax.reduce(array)  # these skip NaN, not Inf
-    if finite and math.isfinite(low) and math.isfinite(high):  # NaN alone
-        nan, posinf = n - finite, 0
-    else:
-        nan = np.count_nonzero(np.isnan(array, out=mask))
-        posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
-        np.isfinite(array, out=mask)
-        low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
+    if finite and math.isfinite(low) and math.isfinite(high):  # NaN alone: sums that skip it
+        squared = torch.mul(values, values, out=work.buffer("clean", work.dtype, n))
+        total, squares = torch.nansum(values).item(), torch.nansum(squared).item()
+        return finite, low, high, total, squares, n - finite, 0, 0
+    nan = np.count_nonzero(np.isnan(array, out=mask))
+    posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
+    np.isfinite(array, out=mask)
+    low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
     clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=work.buffer("clean", work.dtype, n))
     total, squares = clean.sum().item(), torch.dot(clean, clean).item()
     return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
