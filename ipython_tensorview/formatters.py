@@ -18,9 +18,11 @@ import sys
 import threading
 import warnings
 
+from IPython.lib.pretty import Breakable
+
 from .config import TensorView
 from .render_html import render_html
-from .render_text import render_text
+from .render_text import one_line, render_text
 from .summary import Summary, summarize
 from .tensor_kinds import TensorConversionError, is_tensor, plain_tensor
 from .thumbnail import png, thumbnail_rgba
@@ -44,6 +46,19 @@ def _fallback_repr(obj, error: Exception) -> str:
     return f"{text}\n(ipython_tensorview could not display this tensor: {type(error).__name__}: {error})"
 
 
+def _columns_left(p) -> int:
+    """The columns a pretty printer ``p`` leaves for the text it is given next: the line starts where its
+    last pending break would put it, so a long text breaks the line there rather than at its edge."""
+    column = p.output_width
+    pending = 0
+    for item in reversed(p.buffer):
+        if isinstance(item, Breakable):
+            column = item.indentation + pending
+            break
+        pending += item.width
+    return max(20, p.max_width - column - 1)  # 1: the container's comma or closing bracket
+
+
 class TensorFormatters:
     """The text/plain and text/html printers of one shell, and the printers they displaced."""
 
@@ -57,16 +72,22 @@ class TensorFormatters:
         self._wrapped: tuple | None = None
 
     def text(self, obj, p, cycle) -> None:
-        """IPython pretty-printer for text/plain."""
-        p.text(self.text_of(obj))
+        """IPython pretty-printer for text/plain: the whole block at the top of an output, one line for a
+        tensor inside a list, tuple or dict, each fitted to the printer's width."""
+        if len(p.stack) > 1:  # inside a container that IPython's pretty printer is printing
+            p.text(self.text_of(obj, width=_columns_left(p), nested=True))
+        else:
+            p.text(self.text_of(obj, width=p.max_width))
 
-    def text_of(self, obj) -> str:
+    def text_of(self, obj, width: int = 0, nested: bool = False) -> str:
         try:
             if not (self.settings.formatters and is_tensor(obj)):  # a mock claiming to be a Tensor is not
                 return repr(obj)
             with warnings.catch_warnings():  # nothing of ours reaches the user's cell
                 warnings.simplefilter("ignore")
-                return render_text(self.summary(obj))
+                if nested:
+                    return one_line(summarize(obj, self.settings, values=False), width)
+                return render_text(self.summary(obj), width)
         except Exception as e:  # a display never raises: torch's repr, with one line saying why
             return _fallback_repr(obj, e)
 

@@ -183,10 +183,11 @@ def _stats_source(t):
     return t
 
 
-def summarize(t, settings: TensorView) -> Summary:
-    """Every fact the text and HTML displays show, read from the tensor as it is now."""
+def summarize(t, settings: TensorView, values: bool = True) -> Summary:
+    """Every fact the text and HTML displays show, read from the tensor as it is now; without ``values``,
+    the header's facts alone (a tensor shown on one line inside a container)."""
     torch = _torch()
-    values, stats, plain = "", None, None
+    show_values, values, stats, plain = values, "", None, None
     with torch.no_grad():
         try:
             plain = plain_tensor(t)
@@ -194,7 +195,7 @@ def summarize(t, settings: TensorView) -> Summary:
             note = "meta: no data" if t.is_meta else str(e)
         else:
             note = _note(plain)
-            values = values_text(plain)
+            values = values_text(plain) if show_values else ""
             source = _stats_source(plain) if settings.stats else None
             if source is not None and source.numel():
                 stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)

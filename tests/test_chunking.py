@@ -16,16 +16,19 @@ def test_a_walk_on_several_threads_gives_every_chunk_in_order():
     t = torch.arange(1000, dtype=torch.float32).reshape(10, 100).T  # not contiguous: pieces are copied
     walk = Walk(t, 64, _workspaces(t, 64, 3))
     threads = set()
+    all_started = threading.Barrier(3, timeout=10)
 
     def read(index, piece, work):
-        threads.add(threading.get_ident())
+        if threading.get_ident() not in threads:  # each thread's first chunk waits for the others
+            threads.add(threading.get_ident())
+            all_started.wait()
         return index, piece.clone()
 
     results = walk.map(read)
     assert [index for index, _ in results] == list(range(len(walk)))
     assert torch.equal(torch.cat([piece for _, piece in results]), torch.cat(list(chunks(t, 64))))
     assert walk.offsets == [0, *torch.tensor([p.numel() for _, p in results]).cumsum(0)[:-1].tolist()]
-    assert len(threads) > 1
+    assert len(threads) == 3
 
 
 def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():

@@ -22,6 +22,7 @@ from ipython_tensorview.formatters import TensorFormatters
 def display(settings):
     """Fresh formatter objects with the tensor printers registered on them."""
     plain, html = PlainTextFormatter(), HTMLFormatter()
+    plain.max_width = 1000  # the header on one line; the tests of fitting a width set their own
     printers = TensorFormatters(settings)
     printers.register(plain, html)
     yield plain, html
@@ -165,7 +166,7 @@ def test_thumbnail_size_setting(display, settings):
 def test_a_failing_display_falls_back_to_torch_repr(display, monkeypatch):
     plain, html = display
 
-    def broken(summary):
+    def broken(summary, *args):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(formatters_module, "render_text", broken)
@@ -478,3 +479,69 @@ def test_values_of_a_wide_tensor_copy_only_the_edges():
     growth = _peak_rss_growth(lambda: values_text(t))
     assert growth < 4 * 2**20, f"values text grew peak memory by {growth / 2**20:.1f} MiB"
     assert values_text(t) == np.array2string(t.numpy())
+
+
+# ---- fitting the terminal: the header breaks between facts, a tensor in a container takes one line ----
+
+def _header_lines(text: str, values: str) -> list[str]:
+    assert text.endswith("\n" + values)
+    return text[: -len(values) - 1].split("\n")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_header_breaks_between_facts_within_the_printer_width(ip, width):
+    from ipython_tensorview.render_text import header
+    from ipython_tensorview.summary import summarize
+
+    plain = ip.display_formatter.formatters["text/plain"]
+    plain.max_width = width
+    try:
+        t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))
+        t[0, 17] = math.nan
+        summary = summarize(t, summary_module.TensorView())
+        lines = _header_lines(plain(t), summary.values)
+    finally:
+        plain.max_width = 79
+    assert all(len(line) <= width and line == line.rstrip() for line in lines)
+    assert " · ".join(lines) == header(summary)  # every break is one of the " · " between facts
+    assert len(lines) == 2 and len(" · ".join(lines)) > width
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_tensor_inside_a_container_is_one_line_indented_by_the_pretty_printer(ip, width):
+    plain = ip.display_formatter.formatters["text/plain"]
+    plain.max_width = width
+    g = torch.Generator().manual_seed(0)
+    state = {"encoder.layers.0.self_attn.in_proj_weight": torch.randn(768, 256, generator=g),
+             "bias": torch.randn(3, generator=g), "mask": torch.ones(4, dtype=torch.bool)}
+    state["bias"][1] = math.nan
+    try:
+        text = plain(state)
+        listed = plain([torch.arange(3.0), (torch.zeros(2, 2), torch.ones(5))])
+    finally:
+        plain.max_width = 79
+    lines = text.split("\n")
+    assert len(lines) == 3 and all(len(line) <= width for line in lines)
+    assert lines[0].startswith("{'encoder.layers.0.self_attn.in_proj_weight': Tensor (768, 256) float32 cpu")
+    assert lines[1].startswith(" 'bias': Tensor (3,) float32 cpu · 12 B · ") and "nan 1" in lines[1]
+    assert lines[2] == " 'mask': Tensor (4,) bool cpu · 4 B · bool: 4 of 4 true (100.0%)}"
+    assert "\n[" not in text and "[[" not in text  # no values inside a container
+    assert listed.startswith("[Tensor (3,) float32 cpu · 12 B · min 0 max 2")
+    assert all(len(line) <= width for line in listed.split("\n"))
+
+
+def test_a_one_line_header_sheds_the_sparkline_then_std_then_mean_rather_than_wrap():
+    from ipython_tensorview.render_text import header, one_line
+    from ipython_tensorview.summary import summarize
+
+    t = torch.tensor([1.0, 2.0, 4.0, math.nan])
+    summary = summarize(t, summary_module.TensorView(), values=False)
+    full = header(summary)
+    spark = "█" + " " * 7 + "█" + " " * 14 + "█"  # 1, 2 and 4 in 24 bins from 1 to 4: bins 0, 8 and 23
+    assert full == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · nan 1 · {spark}"
+    assert one_line(summary, len(full)) == full
+    without_spark = "Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · nan 1"
+    assert one_line(summary, len(full) - 1) == without_spark
+    assert one_line(summary, 63) == "Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 · nan 1"
+    assert one_line(summary, 52) == "Tensor (4,) float32 cpu · 16 B · min 1 max 4 · nan 1"
+    assert one_line(summary, 10) == "Tensor (4,) float32 cpu · nan 1"  # what is left never goes
