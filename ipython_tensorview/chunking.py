@@ -313,16 +313,23 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
     region several times per chunk, and those joins stall whenever another process holds one of the
     cores. So each thread takes the next chunk as it comes free, and runs its kernels on one intra-op
     thread. ``torch.set_num_threads`` sets the calling thread's count (and the default of threads not yet
-    started): each worker sets one and restores the caller's count when it is done. One workspace: the
-    calling thread does it all, as on accelerators, whose kernels are queued in order on one stream.
+    started): each worker sets one and restores the caller's count when it is done. One workspace or one
+    item: the calling thread does it all, on the CPU with one intra-op thread too, and on accelerators as
+    it is, their kernels queued in order on one stream.
     """
     torch = _torch()
     items = list(items)
+    caller_threads = torch.get_num_threads()
     if len(workspaces) == 1 or len(items) <= 1:
-        return [task(item, workspaces[0]) for item in items]
+        if workspaces[0].device.type != "cpu" or caller_threads == 1:
+            return [task(item, workspaces[0]) for item in items]
+        torch.set_num_threads(1)  # a chunk's kernels, even alone, stall in OpenMP's joins under load
+        try:
+            return [task(item, workspaces[0]) for item in items]
+        finally:
+            torch.set_num_threads(caller_threads)
     results = [None] * len(items)
     claim, lock, stop = itertools.count(), threading.Lock(), threading.Event()
-    caller_threads = torch.get_num_threads()
 
     def work_through(work):
         torch.set_num_threads(1)
