@@ -46,15 +46,17 @@ def work_dtype(dtype):
     return torch.float64
 
 
-def chunk_views(t, limit: int):
-    """Views of ``t`` in memory order, each of at most ``limit`` elements (a quantized tensor's, of whole
-    rows): the pieces :func:`chunks` and :class:`Walk` read, made without copying anything."""
+def chunk_views(t, limit: int, memory_order: bool = True):
+    """Views of ``t`` in memory order (or with ``memory_order=False``, in index order), each of at most
+    ``limit`` elements (a quantized tensor's, of whole rows): the pieces :func:`chunks` and :class:`Walk`
+    read, made without copying anything."""
     if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: they are read by rows
         rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
         for start in range(0, t.shape[0] if t.dim() else 1, rows):
             yield t[start : start + rows] if t.dim() else t
         return
-    t = _in_memory_order(t)  # statistics ignore order: walk memory in stride order
+    if memory_order:
+        t = _in_memory_order(t)  # statistics ignore order: walk memory in stride order
     if t.is_contiguous():
         flat = t.view(-1)
         for start in range(0, flat.numel(), limit):
@@ -72,7 +74,7 @@ def chunk_views(t, limit: int):
             yield t[start : start + step]
     else:
         for index in range(t.shape[0]):
-            yield from chunk_views(t[index], limit)
+            yield from chunk_views(t[index], limit, memory_order)
 
 
 def needs_copy(view) -> bool:

@@ -11,7 +11,7 @@ from html import escape
 
 import numpy as np
 
-from .render_text import number, size_text
+from .render_text import first_at, number, size_text
 from .summary import Summary
 
 _BLOCK = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; color: inherit; margin: 2px 0"
@@ -38,8 +38,11 @@ def facts(summary: Summary) -> list[tuple[str, str]]:
         if stats.count:
             rows += [(f"{of}{name}", number(getattr(stats, name))) for name in ("min", "max", "mean", "std")]
         rows += [(label, str(n)) for label, n in stats.non_finite()]
+        if stats.non_finite() and stats.first_non_finite is not None:
+            rows.append(("first non-finite", first_at(stats)))
         if stats.sampled_from:
-            rows.append(("stats", f"≈ sample of {stats.sampled_from:,}"))
+            shown = stats.count + stats.nan + stats.posinf + stats.neginf
+            rows.append(("stats", f"≈ sample of {shown:,} of {stats.sampled_from:,}"))
     return rows
 
 

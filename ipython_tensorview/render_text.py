@@ -44,11 +44,18 @@ def stats_fields(stats: Stats, omit: frozenset[str] = frozenset()) -> list[str]:
         parts += [] if "std" in omit else [f"std {number(stats.std)}"]
         fields += [of + " ".join(parts)] if parts else []
     counts = " ".join(f"{label} {n}" for label, n in stats.non_finite())
+    if counts and stats.first_non_finite is not None:
+        counts += f" (first at {first_at(stats)})"
     fields += [counts] if counts else []
     if stats.sampled_from:
         shown = stats.count + stats.nan + stats.posinf + stats.neginf
         fields.append(f"≈ sample of {shown:,} of {stats.sampled_from:,}")
     return fields
+
+
+def first_at(stats: Stats) -> str:
+    """Where the first NaN or Inf is, as an index: "[0, 17]"."""
+    return f"[{', '.join(map(str, stats.first_non_finite))}]"
 
 
 def size_text(summary: Summary) -> str:

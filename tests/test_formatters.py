@@ -71,7 +71,8 @@ def test_header_counts_non_finite_values(display):
     plain, _ = display
     t = torch.tensor([1.0, float("nan"), float("inf"), float("-inf"), float("nan"), 3.0])
     header = plain(t).splitlines()[0]
-    assert header.startswith("Tensor (6,) float32 cpu · 24 B · min 1 max 3 mean 2 std 1 · nan 2 +inf 1 -inf 1 · █")
+    assert header.startswith("Tensor (6,) float32 cpu · 24 B · min 1 max 3 mean 2 std 1 · "
+                             "nan 2 +inf 1 -inf 1 (first at [1]) · █")
 
 
 def test_values_are_what_numpy_prints_under_its_print_options(display):
@@ -504,7 +505,7 @@ def test_the_header_breaks_between_facts_within_the_printer_width(ip, width):
         plain.max_width = 79
     assert all(len(line) <= width and line == line.rstrip() for line in lines)
     assert " · ".join(lines) == header(summary)  # every break is one of the " · " between facts
-    assert len(lines) == 2 and len(" · ".join(lines)) > width
+    assert len(lines) == (3 if width == 80 else 2) and "nan 1 (first at [0, 17])" in lines[-2]
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -536,12 +537,13 @@ def test_a_one_line_header_sheds_the_sparkline_then_std_then_mean_rather_than_wr
 
     t = torch.tensor([1.0, 2.0, 4.0, math.nan])
     summary = summarize(t, summary_module.TensorView(), values=False)
+    nan = "nan 1 (first at [3])"
     full = header(summary)
     spark = "█" + " " * 7 + "█" + " " * 14 + "█"  # 1, 2 and 4 in 24 bins from 1 to 4: bins 0, 8 and 23
-    assert full == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · nan 1 · {spark}"
+    assert full == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · {nan} · {spark}"
     assert one_line(summary, len(full)) == full
-    without_spark = "Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · nan 1"
+    without_spark = f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · {nan}"
     assert one_line(summary, len(full) - 1) == without_spark
-    assert one_line(summary, 63) == "Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 · nan 1"
-    assert one_line(summary, 52) == "Tensor (4,) float32 cpu · 16 B · min 1 max 4 · nan 1"
-    assert one_line(summary, 10) == "Tensor (4,) float32 cpu · nan 1"  # what is left never goes
+    assert one_line(summary, 79) == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 · {nan}"
+    assert one_line(summary, 68) == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 · {nan}"
+    assert one_line(summary, 10) == f"Tensor (4,) float32 cpu · {nan}"  # what is left never goes

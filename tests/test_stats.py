@@ -434,8 +434,10 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
     if data == "normal":
         # whatever the tensor's size (an 8 GiB one included): the first pass, then the histogram's sample
         assert len(fetches) == 2 and mode.operations <= 100, (fetches, mode.operations)
-    else:  # one more pass over every chunk, and its wait
+    elif data == "offset":  # one more pass over every chunk, and its wait
         assert len(fetches) == 3, fetches
+    else:  # and one more for where the first NaN is
+        assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (0,), fetches
 
 
 @CUDA
@@ -468,3 +470,24 @@ def test_a_float64_neg_view_reads_its_values(path):
 def test_one_bin_of_a_sampled_histogram_stays_one_bin():
     result = tensor_stats(torch.randn(4_200_000, generator=torch.Generator().manual_seed(0)), bins=1)
     assert result.histogram_step > 1 and len(result.histogram) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.complex64]),
+       st.lists(st.integers(1, 30), min_size=1, max_size=3), st.integers(0, 2**16),
+       st.sampled_from(["none", "transpose", "step"]), st.sampled_from([64, "whole", "small"]))
+def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, view, chunk):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randn(shape, generator=g, dtype=torch.float64)
+    mask = torch.rand(shape, generator=g) < 0.05
+    t[mask] = torch.tensor([math.nan, math.inf, -math.inf], dtype=torch.float64)[torch.arange(int(mask.sum())) % 3]
+    t = t.to(dtype)
+    if view == "transpose" and t.dim() >= 2:
+        t = t.transpose(0, -1)
+    elif view == "step":
+        t = t[::2]
+    bad = ~torch.isfinite(t)
+    with stats_path(chunk):
+        result = tensor_stats(t)
+    expected = tuple(torch.nonzero(bad)[0].tolist()) if bad.any() else None
+    assert result.first_non_finite == expected
