@@ -25,7 +25,7 @@ from .render_html import render_html
 from .render_text import one_line, render_text
 from .summary import Summary, summarize
 from .tensor_kinds import TensorConversionError, is_tensor, plain_tensor
-from .thumbnail import png, thumbnail_rgba
+from .thumbnail import thumbnail_rgba
 
 # Tensor, plus the subclasses whose own __repr__ would win IPython's pretty-printer lookup
 TARGETS = (
@@ -134,10 +134,9 @@ class TensorFormatters:
         if not self.settings.thumbnail:
             return None
         try:
-            rgba = thumbnail_rgba(plain_tensor(obj), self.settings.thumbnail_size)
+            return thumbnail_rgba(plain_tensor(obj), self.settings.thumbnail_size)
         except TensorConversionError:
             return None
-        return None if rgba is None else (rgba, png(rgba))
 
     def register(self, plain_text, html, display_formatter=None) -> None:
         """Install the printers on a ``PlainTextFormatter`` and an ``HTMLFormatter``, recording what they replace.

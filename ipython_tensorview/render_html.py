@@ -1,7 +1,11 @@
-"""The text/html display of a tensor: a facts table, an SVG histogram, a thumbnail, the values.
+"""The text/html display of a tensor: its facts, a histogram and a thumbnail as images, the values.
 
-Colours come from the page (``currentColor``, inherited text colour, translucent greys), so the block
-reads the same in light and dark themes.
+Every frontend shows the same block, JupyterLab's sanitizer included (it handles notebooks it did not run
+itself): no inline SVG, no CSS variable, only style properties and values that sanitizer keeps, and
+nothing that needs a style to be read. The histogram is an SVG image (a data URI) in a colour readable on
+light and dark pages, the thumbnail a PNG already scaled up pixel by pixel, and the facts flow as
+"label value" pairs whose inner spaces do not break, so a narrow pane wraps them between facts. Text
+takes the page's own colour.
 """
 
 from __future__ import annotations
@@ -11,45 +15,29 @@ from html import escape
 
 import numpy as np
 
-from .render_text import first_at, number, size_text
-from .summary import Summary
+from .summary import Summary, facts, numbers, wide_values
+from .thumbnail import png
 
-_BLOCK = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; color: inherit; margin: 2px 0"
-_CELL = "padding: 1px 8px; text-align: left; border-bottom: 1px solid rgba(128, 128, 128, 0.4)"
-_PICTURES = "display: flex; gap: 12px; align-items: flex-end; margin: 4px 0"
+# literal font names: a sanitizer drops var(--jp-code-font-family)
+_MONOSPACE = "font-family: Menlo, Consolas, 'DejaVu Sans Mono', monospace"
+_BLOCK = f"{_MONOSPACE}; font-size: 12px; line-height: 1.5; margin: 2px 0"
+_FACT = "display: inline-block; white-space: nowrap; margin-right: 4px"
+_LABEL = "opacity: 0.7"
+_PICTURE = "display: inline-block; vertical-align: bottom; margin: 4px 12px 0 0"
+_VALUES = f"margin: 4px 0; white-space: pre; overflow-x: auto; {_MONOSPACE}"
 HISTOGRAM_BAR = 5  # px per bin
 HISTOGRAM_HEIGHT = 32
+# the bars' colour: contrast of 4.5 or more against white and against black
+HISTOGRAM_COLOUR = "#4c78a8"
 THUMBNAIL_DISPLAY = 128  # px of the larger side, at least one px per element
+THUMBNAIL_SHORT_SIDE = 16  # px at least of the shorter side: a (2, 1000) tensor is a strip, not a line
+VALUES_LINEWIDTH = 120  # NumPy's line width for the values in HTML: a notebook has room for more than 75
 
 
-def facts(summary: Summary) -> list[tuple[str, str]]:
-    """The header table's (label, value) pairs."""
-    rows = [
-        ("type", summary.type_name),
-        ("shape", summary.shape),
-        ("dtype", summary.dtype),
-        ("device", summary.device),
-        ("grad", summary.grad or "no"),
-        ("size", size_text(summary)),
-    ]
-    stats = summary.stats
-    if stats is not None:
-        of = f"{stats.of} " if stats.of else ""
-        if stats.count:
-            rows += [(f"{of}{name}", number(getattr(stats, name))) for name in ("min", "max", "mean", "std")]
-        rows += [(label, str(n)) for label, n in stats.non_finite()]
-        if stats.non_finite() and stats.first_non_finite is not None:
-            rows.append(("first non-finite", first_at(stats)))
-        if stats.sampled_from:
-            shown = stats.count + stats.nan + stats.posinf + stats.neginf
-            rows.append(("stats", f"≈ sample of {shown:,} of {stats.sampled_from:,}"))
-    return rows
+def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int = 1) -> str:
+    """The histogram as an SVG image, with what it shows in its alt text; empty where there is nothing to draw.
 
-
-def histogram_svg(histogram: tuple[int, ...], low: float, high: float, step: int = 1) -> str:
-    """Bars in the text colour, with a title giving the range; empty where there is nothing to draw.
-
-    ``step`` > 1: the counts are those of every step-th element in memory order, and the title says so.
+    ``step`` > 1: the counts are those of every step-th element in memory order, and the alt text says so.
     """
     peak = max(histogram, default=0)
     if not peak:
@@ -60,51 +48,66 @@ def histogram_svg(histogram: tuple[int, ...], low: float, high: float, step: int
         for i, count in enumerate(histogram)
         if (h := max(1.0, count / peak * HISTOGRAM_HEIGHT) if count else 0)
     )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HISTOGRAM_HEIGHT}" '
+        f'viewBox="0 0 {width} {HISTOGRAM_HEIGHT}" fill="{HISTOGRAM_COLOUR}">{bars}</svg>'
+    )
     sample = f" (≈ every {step:,}th element in memory order)" if step > 1 else ""
-    title = escape(
-        f"histogram of finite values{sample}, {len(histogram)} bins from {number(low)} to {number(high)}"
-    )
+    ends = numbers([low, high])
+    alt = escape(f"histogram of finite values{sample}, {len(histogram)} bins from {ends[0]} to {ends[1]}")
+    data = base64.b64encode(svg.encode()).decode("ascii")
     return (
-        f'<svg class="tensorview-histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{HISTOGRAM_HEIGHT}" viewBox="0 0 {width} {HISTOGRAM_HEIGHT}" role="img" '
-        f'fill="currentColor" style="color: inherit; opacity: 0.8"><title>{title}</title>{bars}</svg>'
+        f'<img class="tensorview-histogram" alt="{alt}" title="{alt}" width="{width}" height="{HISTOGRAM_HEIGHT}" '
+        f'style="{_PICTURE}" src="data:image/svg+xml;base64,{data}"/>'
     )
 
 
-def thumbnail_img(rgba: np.ndarray, png: bytes) -> str:
+def scaled_up(rgba: np.ndarray) -> np.ndarray:
+    """The thumbnail repeated pixel by pixel (nearest neighbour: crisp without any style) to about
+    ``THUMBNAIL_DISPLAY`` px on its larger side, and at least ``THUMBNAIL_SHORT_SIDE`` on each side."""
     height, width = rgba.shape[:2]
     scale = max(1, THUMBNAIL_DISPLAY // max(height, width))
-    data = base64.b64encode(png).decode("ascii")
+    rows = max(scale, -(-THUMBNAIL_SHORT_SIDE // height))
+    columns = max(scale, -(-THUMBNAIL_SHORT_SIDE // width))
+    return np.repeat(np.repeat(rgba, rows, axis=0), columns, axis=1)
+
+
+def thumbnail_img(rgba: np.ndarray) -> str:
+    height, width = rgba.shape[:2]
+    picture = scaled_up(rgba)
+    data = base64.b64encode(png(picture)).decode("ascii")
     return (
         f'<img class="tensorview-thumbnail" alt="thumbnail, {height}x{width} samples" '
-        f'width="{width * scale}" height="{height * scale}" style="image-rendering: pixelated" '
+        f'width="{picture.shape[1]}" height="{picture.shape[0]}" style="{_PICTURE}" '
         f'src="data:image/png;base64,{data}"/>'
     )
 
 
-def render_html(summary: Summary, thumbnail: tuple[np.ndarray, bytes] | None = None) -> str:
-    """The whole block; ``thumbnail`` is the (RGBA array, PNG bytes) picture, if any."""
-    labels, values = zip(*facts(summary))
-    head = "".join(f'<th style="{_CELL}">{escape(label)}</th>' for label in labels)
-    body = "".join(f'<td style="{_CELL}">{escape(value)}</td>' for value in values)
-    parts = [
-        f'<table class="tensorview-facts" style="border-collapse: collapse; color: inherit; '
-        f'background: transparent"><thead><tr>{head}</tr></thead><tbody><tr>{body}</tr></tbody></table>'
+def facts_html(summary: Summary) -> str:
+    """The facts as "label value" pairs, each unbreakable, separated where a line may break."""
+    nbsp = "\u00a0"
+    pairs = [
+        f'<span class="tensorview-fact" style="{_FACT}"><span class="tensorview-label" style="{_LABEL}">'
+        f"{escape(fact.label).replace(' ', nbsp)}</span>{nbsp}{escape(fact.value).replace(' ', nbsp)}</span>"
+        for fact in facts(summary)
+        if fact.label
     ]
-    if summary.note:
-        parts.append(f'<div class="tensorview-note" style="opacity: 0.8">{escape(summary.note)}</div>')
+    return f'<div class="tensorview-facts">{" · ".join(pairs)}</div>'
+
+
+def render_html(summary: Summary, thumbnail: np.ndarray | None = None) -> str:
+    """The whole block; ``thumbnail`` is the RGBA picture, if any."""
+    parts = [facts_html(summary)]
     pictures = []
     if summary.stats is not None and summary.stats.count:
         stats = summary.stats
-        pictures.append(histogram_svg(stats.histogram, stats.min, stats.max, stats.histogram_step))
+        pictures.append(histogram_img(stats.histogram, stats.min, stats.max, stats.histogram_step))
     if thumbnail is not None:
-        pictures.append(thumbnail_img(*thumbnail))
+        pictures.append(thumbnail_img(thumbnail))
     pictures = [p for p in pictures if p]
     if pictures:
-        parts.append(f'<div class="tensorview-pictures" style="{_PICTURES}">{"".join(pictures)}</div>')
-    if summary.values:
-        parts.append(
-            f'<pre class="tensorview-values" style="margin: 4px 0; color: inherit; background: transparent">'
-            f"{escape(summary.values)}</pre>"
-        )
+        parts.append(f'<div class="tensorview-pictures">{"".join(pictures)}</div>')
+    values = wide_values(summary, VALUES_LINEWIDTH)
+    if values:
+        parts.append(f'<pre class="tensorview-values" style="{_VALUES}">{escape(values)}</pre>')
     return f'<div class="tensorview" style="{_BLOCK}">{"".join(parts)}</div>'

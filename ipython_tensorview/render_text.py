@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .convert import format_bytes
-from .stats import Stats
-from .summary import Summary
+from .summary import Summary, facts
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
-
-
-def number(value: float) -> str:
-    """A statistic for the header: four significant digits, integers without a decimal point."""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def sparkline(histogram: tuple[int, ...]) -> str:
@@ -33,53 +24,21 @@ def sparkline(histogram: tuple[int, ...]) -> str:
     )
 
 
-def stats_fields(stats: Stats, omit: frozenset[str] = frozenset()) -> list[str]:
-    """The statistics as header fields: "min -1 max 2 mean 0.5 std 1", the non-finite counts, the sample.
-    ``omit``: any of "min max", "mean", "std", to save room."""
-    of = f"{stats.of} " if stats.of else ""
-    fields = []
-    if stats.count:
-        parts = [] if "min max" in omit else [f"min {number(stats.min)} max {number(stats.max)}"]
-        parts += [] if "mean" in omit else [f"mean {number(stats.mean)}"]
-        parts += [] if "std" in omit else [f"std {number(stats.std)}"]
-        fields += [of + " ".join(parts)] if parts else []
-    counts = " ".join(f"{label} {n}" for label, n in stats.non_finite())
-    if counts and stats.first_non_finite is not None:
-        counts += f" (first at {first_at(stats)})"
-    fields += [counts] if counts else []
-    if stats.sampled_from:
-        shown = stats.count + stats.nan + stats.posinf + stats.neginf
-        fields.append(f"≈ sample of {shown:,} of {stats.sampled_from:,}")
-    return fields
-
-
-def first_at(stats: Stats) -> str:
-    """Where the first NaN or Inf is, as an index: "[0, 17]"."""
-    return f"[{', '.join(map(str, stats.first_non_finite))}]"
-
-
-def size_text(summary: Summary) -> str:
-    """The tensor's size; with the bytes actually stored where expand() repeats them: "3.6 TiB (4 B stored)"."""
-    size = format_bytes(summary.nbytes)
-    if summary.stored_bytes != summary.nbytes:
-        size += f" ({format_bytes(summary.stored_bytes)} stored)"
-    return size
-
-
 def header_fields(summary: Summary, omit: frozenset[str] = frozenset()) -> list[str]:
-    """The header's facts: type, shape, dtype, device, grad state, size, then statistics or a note.
+    """The header's fields, from the display's one list of facts, then the sparkline.
 
-    ``omit``: parts to leave out to save room, of "size", "min max", "mean", "std", "sparkline".
+    ``omit``: facts to leave out to save room, by label ("size", "min", "mean", ...), or "sparkline".
     """
-    fields = [f"{summary.type_name} {summary.shape} {summary.dtype} {summary.device}"]
-    fields += [summary.grad] if summary.grad else []
-    fields += [] if "size" in omit else [size_text(summary)]
-    fields += [summary.note] if summary.note else []
-    if summary.stats is not None:
-        fields += stats_fields(summary.stats, omit)
-        spark = "" if "sparkline" in omit else sparkline(summary.stats.histogram).rstrip()
-        fields += [spark] if spark else []
-    return fields
+    fields: dict[str, list] = {}
+    for fact in facts(summary):
+        if fact.label.removeprefix("|z| ") not in omit:
+            fields.setdefault(fact.field, []).append(fact)
+    # a field of labelless facts alone (a "|z|" whose statistics were all omitted) says nothing
+    lines = [" ".join(f.text for f in field) for field in fields.values() if any(f.label for f in field)]
+    if summary.stats is not None and "sparkline" not in omit:
+        spark = sparkline(summary.stats.histogram).rstrip()
+        lines += [spark] if spark else []
+    return lines
 
 
 def header(summary: Summary) -> str:
@@ -100,7 +59,7 @@ def wrap_fields(fields: list[str], width: int) -> list[str]:
 
 
 # what a one-line header drops first, to fit its width
-_SHORTENINGS = ("sparkline", "std", "mean", "min max", "size")
+_SHORTENINGS = (("sparkline",), ("std",), ("mean",), ("min", "max"), ("size",))
 
 
 def one_line(summary: Summary, width: int) -> str:
@@ -111,7 +70,7 @@ def one_line(summary: Summary, width: int) -> str:
     for part in _SHORTENINGS:
         if len(line) <= width:
             break
-        omit |= {part}
+        omit |= set(part)
         line = " · ".join(header_fields(summary, omit))
     return line
 

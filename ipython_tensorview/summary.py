@@ -8,13 +8,14 @@ come from :mod:`.stats`, computed on the device in bounded chunks.
 
 from __future__ import annotations
 
+import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import TensorView
-from .convert import convert
+from .convert import convert, format_bytes
 from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
@@ -44,6 +45,70 @@ class Summary:
     stats: Stats | None
     note: str  # what applies where statistics do not: "bool: 3 of 4 true (75.0%)", "meta: no data"...
     values: str  # NumPy's text of the values, or "" where there are none
+    # the small array behind ``values`` and whether NumPy summarises it, to print it at another width
+    preview: tuple[np.ndarray, bool] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact of a display: the HTML shows ``label`` and ``value`` (nothing where the label is empty),
+    the text header ``text``; facts with the same ``field`` share one field of the header (fields are
+    joined by " · ")."""
+
+    label: str
+    value: str
+    text: str
+    field: str
+
+
+def facts(summary: Summary) -> list[Fact]:
+    """Every fact a display shows, formatted once: the text header and the HTML both render this list."""
+    rows = [
+        Fact("type", summary.type_name, summary.type_name, "what"),
+        Fact("shape", summary.shape, summary.shape, "what"),
+        Fact("dtype", summary.dtype, summary.dtype, "what"),
+        Fact("device", summary.device, summary.device, "what"),
+    ]
+    if summary.grad:
+        rows.append(Fact("grad", summary.grad, summary.grad, "grad"))
+    size = size_text(summary)
+    rows.append(Fact("size", size, size, "size"))
+    if summary.note:
+        rows.append(Fact("note", summary.note, summary.note, "note"))
+    stats = summary.stats
+    if stats is None:
+        return rows
+    if stats.count:
+        if stats.of:  # what the statistics describe ("|z|": complex magnitudes), said once in the text
+            rows.append(Fact("", "", stats.of, "stats"))
+        of = f"{stats.of} " if stats.of else ""
+        for name, text in zip(("min", "max", "mean", "std"), numbers([stats.min, stats.max, stats.mean, stats.std])):
+            rows.append(Fact(of + name, text, f"{name} {text}", "stats"))
+    for label, n in stats.non_finite():
+        rows.append(Fact(label, str(n), f"{label} {n}", "non-finite"))
+    if stats.non_finite() and stats.first_non_finite is not None:
+        where = f"[{', '.join(map(str, stats.first_non_finite))}]"
+        rows.append(Fact("first non-finite", where, f"(first at {where})", "non-finite"))
+    if stats.sampled_from:
+        shown = stats.count + stats.nan + stats.posinf + stats.neginf
+        sample = f"≈ sample of {shown:,} of {stats.sampled_from:,}"
+        rows.append(Fact("stats", sample, sample, "sample"))
+    return rows
+
+
+def numbers(values: list[float | int]) -> list[str]:
+    """Statistics in one notation: integers where all are whole (and not huge), else four significant
+    digits; exact integers (an integer tensor's min and max) stay whole."""
+    whole = all(isinstance(v, int) or (math.isfinite(v) and v == int(v) and abs(v) < 1e15) for v in values)
+    return [str(int(v)) if whole or isinstance(v, int) else f"{v:.4g}" for v in values]
+
+
+def size_text(summary: Summary) -> str:
+    """The tensor's size; with the bytes actually stored where expand() repeats them: "3.6 TiB (4 B stored)"."""
+    size = format_bytes(summary.nbytes)
+    if summary.stored_bytes != summary.nbytes:
+        size += f" ({format_bytes(summary.stored_bytes)} stored)"
+    return size
 
 
 def _torch():
@@ -129,8 +194,22 @@ def values_text(t) -> str:
     options = np.get_printoptions()
     if t.is_nested:
         return _nested_values_text(t, options)
-    array, summarise = preview_array(t, options["threshold"], options["edgeitems"])
-    return np.array2string(array, threshold=0 if summarise else sys.maxsize)
+    return printed(*preview_array(t, options["threshold"], options["edgeitems"]))
+
+
+def printed(array: np.ndarray, summarise: bool, linewidth: int | None = None) -> str:
+    """A preview array as NumPy prints the whole it stands for (at ``linewidth``, else NumPy's own)."""
+    threshold = 0 if summarise else sys.maxsize
+    if linewidth is None:
+        return np.array2string(array, threshold=threshold)
+    return np.array2string(array, threshold=threshold, max_line_width=linewidth)
+
+
+def wide_values(summary: Summary, linewidth: int) -> str:
+    """The values printed ``linewidth`` columns wide where that changes them, else as the text shows them."""
+    if summary.preview is None or linewidth <= np.get_printoptions()["linewidth"]:
+        return summary.values
+    return printed(*summary.preview, linewidth=linewidth)
 
 
 def _nested_values_text(t, options) -> str:
@@ -187,7 +266,7 @@ def summarize(t, settings: TensorView, values: bool = True) -> Summary:
     """Every fact the text and HTML displays show, read from the tensor as it is now; without ``values``,
     the header's facts alone (a tensor shown on one line inside a container)."""
     torch = _torch()
-    show_values, values, stats, plain = values, "", None, None
+    show_values, values, stats, plain, preview = values, "", None, None, None
     with torch.no_grad():
         try:
             plain = plain_tensor(t)
@@ -195,7 +274,12 @@ def summarize(t, settings: TensorView, values: bool = True) -> Summary:
             note = "meta: no data" if t.is_meta else str(e)
         else:
             note = _note(plain)
-            values = values_text(plain) if show_values else ""
+            if show_values and plain.is_nested:
+                values = values_text(plain)
+            elif show_values:
+                options = np.get_printoptions()
+                preview = preview_array(plain, options["threshold"], options["edgeitems"])
+                values = printed(*preview)
             source = _stats_source(plain) if settings.stats else None
             if source is not None and source.numel():
                 stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)
@@ -210,5 +294,6 @@ def summarize(t, settings: TensorView, values: bool = True) -> Summary:
         stats=stats,
         note=note,
         values=values,
+        preview=preview,
     )
 

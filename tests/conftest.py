@@ -1,4 +1,6 @@
+import html
 import os
+import re
 
 import pytest
 import torch
@@ -13,6 +15,13 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+_FACT = re.compile(r'<span class="tensorview-label"[^>]*>(.*?)</span>\u00a0(.*?)</span>')
+
+
+def html_facts(markup: str) -> dict[str, str]:
+    """The facts of a tensor's HTML display, label to value, with their unbreakable spaces made plain."""
+    return {html.unescape(label).replace("\u00a0", " "): html.unescape(value).replace("\u00a0", " ")
+            for label, value in _FACT.findall(markup)}
 
 
 @pytest.fixture

@@ -29,8 +29,18 @@ const opaque = (el) => {
   }
   return 'rgb(255, 255, 255)';
 };
-return [...document.querySelectorAll('.tensorview th, .tensorview td, .tensorview pre')]
-  .map((el) => [getComputedStyle(el).color, opaque(el), parseFloat(getComputedStyle(el).opacity)]);
+const opacity = (el) => {
+  let product = 1;
+  for (; el; el = el.parentElement) product *= parseFloat(getComputedStyle(el).opacity);
+  return product;
+};
+return [...document.querySelectorAll('.tensorview-label, .tensorview-fact, .tensorview pre')]
+  .map((el) => [getComputedStyle(el).color, opaque(el), opacity(el)]);
+"""
+# Each fact's height in lines: 1 where it did not wrap.
+FACT_LINES_JS = """
+return [...document.querySelectorAll('.tensorview-fact')].map((el) => el.getClientRects().length
+  * Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight)));
 """
 
 
@@ -47,9 +57,11 @@ def _luminance(rgb) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def contrast(foreground: str, background: str) -> float:
-    """WCAG 2 contrast ratio of two CSS rgb()/rgba() colours."""
-    light, dark = sorted((_luminance(_rgb(foreground)), _luminance(_rgb(background))), reverse=True)
+def contrast(foreground: str, background: str, opacity: float = 1.0) -> float:
+    """WCAG 2 contrast ratio of two CSS rgb()/rgba() colours, the foreground drawn at ``opacity``."""
+    fore, back = _rgb(foreground), _rgb(background)
+    seen = tuple(opacity * f + (1 - opacity) * b for f, b in zip(fore, back))
+    light, dark = sorted((_luminance(seen), _luminance(back)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
 
 
@@ -92,22 +104,37 @@ def test_tensor_blocks_render_legibly(rendered, browser, theme):
     assert len(blocks) == 2  # the 64x48 tensor and the image
     for block in blocks:
         assert block.is_displayed() and block.size["width"] > 0 and block.size["height"] > 0
-    histograms = browser.find_elements(By.CSS_SELECTOR, "svg.tensorview-histogram")
-    assert len(histograms) == 2
-    for svg in histograms:
-        assert svg.size["width"] > 0 and svg.size["height"] > 0
-        assert svg.find_elements(By.TAG_NAME, "rect")
-    thumbnails = browser.find_elements(By.CSS_SELECTOR, "img.tensorview-thumbnail")
-    assert len(thumbnails) == 2
-    for img in thumbnails:
-        assert img.size["width"] > 0 and img.size["height"] > 0
-        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+    for kind in ("histogram", "thumbnail"):  # images, decoded: no inline SVG for a sanitizer to strip
+        images = browser.find_elements(By.CSS_SELECTOR, f"img.tensorview-{kind}")
+        assert len(images) == 2
+        for img in images:
+            assert img.size["width"] > 0 and img.size["height"] > 0
+            assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
     colours = browser.execute_script(COLOURS_JS)
     assert colours
-    ratios = [contrast(color, background) for color, background, _ in colours]
+    ratios = [contrast(color, background, opacity) for color, background, opacity in colours]
     assert min(ratios) >= 4.5, f"{theme}: lowest text contrast {min(ratios):.2f}"
     if theme == "dark":  # the block follows the page: light text on the dark background
         assert _luminance(_rgb(colours[0][0])) > _luminance(_rgb(colours[0][1]))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.execute_script("arguments[0].scrollIntoView()", blocks[0])
     assert browser.save_screenshot(str(SCREENSHOTS / f"quickstart-{theme}.png"))
+
+
+def test_in_a_500_px_pane_the_facts_wrap_between_facts_never_inside_one(rendered, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(500, 1600)
+    try:
+        browser.get(rendered["light"].as_uri())
+        block = browser.find_elements(By.CSS_SELECTOR, "div.tensorview")[0]
+        facts = block.find_elements(By.CSS_SELECTOR, ".tensorview-fact")
+        assert len({fact.location["y"] for fact in facts}) > 1  # the facts took several lines
+        assert set(browser.execute_script(FACT_LINES_JS)) == {1}  # and no fact broke across two
+        width = browser.execute_script("return document.querySelector('.jp-OutputArea-output').clientWidth")
+        assert all(fact.location["x"] + fact.size["width"] <= block.location["x"] + width + 1 for fact in facts)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.execute_script("arguments[0].scrollIntoView()", block)
+        assert browser.save_screenshot(str(SCREENSHOTS / "quickstart-500px.png"))
+    finally:
+        browser.set_window_size(1280, 1600)
