@@ -34,7 +34,7 @@ def header_fields(summary: Summary, omit: frozenset[str] = frozenset()) -> list[
         if fact.label.removeprefix("|z| ") not in omit:
             fields.setdefault(fact.field, []).append(fact)
     # a field of labelless facts alone (a "|z|" whose statistics were all omitted) says nothing
-    lines = [" ".join(f.text for f in field) for field in fields.values() if any(f.label for f in field)]
+    lines = [" ".join(f.text for f in field if f.text) for field in fields.values() if any(f.label for f in field)]
     if summary.stats is not None and "sparkline" not in omit:
         spark = sparkline(summary.stats.histogram).rstrip()
         lines += [spark] if spark else []

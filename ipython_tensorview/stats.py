@@ -34,7 +34,6 @@ import numpy as np
 from .chunking import (
     Walk,
     Workspace,
-    chunk_views,
     exponent,
     sample_in_memory_order,
     scale_,
@@ -42,6 +41,7 @@ from .chunking import (
     work_dtype,
 )
 from .histogram import bin_edges, histogram, histogram_step, middle_bin
+from .nonfinite import AxisCounts, locate
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
@@ -76,6 +76,7 @@ class Stats:
     sampled_from: int = 0  # the element count the sample was drawn from; 0 when exact
     histogram_step: int = 1  # the histogram counts every element (1) or every n-th in memory order
     first_non_finite: tuple[int, ...] | None = None  # the index of the first NaN or Inf, in index order
+    non_finite_by_dim: tuple[AxisCounts, ...] = ()  # 2-D and 3-D: which indices of each dimension hold them
 
     def non_finite(self) -> list[tuple[str, int]]:
         """("nan", n), ("+inf", n), ("-inf", n) for the counts that are not zero."""
@@ -366,27 +367,6 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int) -> tuple[float,
     return min(max(mean, low), high), std  # rounding never puts the mean outside the values
 
 
-def first_non_finite(t, limit: int, stop_early: bool) -> tuple[int, ...] | None:
-    """The index of ``t``'s first NaN or Inf in index order, or None: read in chunks in that order, a
-    chunk-sized mask at a time. ``stop_early`` (the CPU): stop at the first chunk holding one; else (an
-    accelerator) look at every chunk on the device, and wait once."""
-    torch = _torch()
-    firsts, offset = [], 0
-    for view in chunk_views(t, limit, memory_order=False):
-        bad = torch.isfinite(view).logical_not_().reshape(-1)
-        if stop_early:
-            if bad.any():
-                return tuple(int(i) for i in np.unravel_index(offset + int(bad.byte().argmax()), t.shape))
-        else:  # each chunk's first (or past the tensor's end where it has none), one wait for them all
-            firsts.append(torch.where(bad.any(), bad.byte().argmax() + offset, t.numel()))
-        offset += view.numel()
-    if firsts:
-        first = int(to_host(torch.stack(firsts).min()))
-        if first < t.numel():
-            return tuple(int(i) for i in np.unravel_index(first, t.shape))
-    return None
-
-
 def _walk(t, plan: str) -> Walk:
     """The chunks the passes read: on the CPU, by up to ``CPU_WORKERS`` threads, each with a share of the
     chunk memory (CHUNK_ELEMENTS of 4-byte work values, half as many of 8-byte ones, for two threads)."""
@@ -458,7 +438,7 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
 
 def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None = None) -> Stats | None:
     """Statistics of a strided numeric tensor; None where they do not apply (bool, raw bits, empty).
-    Where it holds NaN or Inf, they say where the first one is.
+    Where it holds NaN or Inf, they say where (see :mod:`.nonfinite`).
 
     ``plan``: "chunks" (the CPU's: every pass chunk by chunk, cache-sized) or "whole" (an accelerator's:
     whole-tensor reductions first, few kernel launches and waits); None picks by the tensor's device.
@@ -469,7 +449,9 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     if stats is not None and stats.non_finite() and not t.is_quantized:
         limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
         with torch.no_grad():
-            stats = replace(stats, first_non_finite=first_non_finite(t.detach(), limit, stop_early=plan == "chunks"))
+            where = locate(t.detach(), limit, stop_early=plan == "chunks")
+        if where is not None:
+            stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=where.by_dim)
     return stats
 
 

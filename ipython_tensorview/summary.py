@@ -89,6 +89,11 @@ def facts(summary: Summary) -> list[Fact]:
     if stats.non_finite() and stats.first_non_finite is not None:
         where = f"[{', '.join(map(str, stats.first_non_finite))}]"
         rows.append(Fact("first non-finite", where, f"(first at {where})", "non-finite"))
+    for axis in stats.non_finite_by_dim:  # the HTML alone: which rows, columns... hold them
+        shown = ", ".join(f"{index} ×{count}" for index, count in axis.first)
+        more = " …" if axis.holding > len(axis.first) else ""
+        rows.append(Fact(f"non-finite along dim {axis.dim}", f"{axis.holding} of {axis.size}: {shown}{more}", "",
+                         "non-finite"))
     if stats.sampled_from:
         shown = stats.count + stats.nan + stats.posinf + stats.neginf
         sample = f"≈ sample of {shown:,} of {stats.sampled_from:,}"

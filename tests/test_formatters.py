@@ -565,3 +565,16 @@ def test_a_one_line_header_sheds_the_sparkline_then_std_then_mean_rather_than_wr
     assert one_line(summary, 79) == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 · {nan}"
     assert one_line(summary, 68) == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 · {nan}"
     assert one_line(summary, 10) == f"Tensor (4,) float32 cpu · {nan}"  # what is left never goes
+
+
+def test_the_html_says_which_rows_and_columns_hold_the_nans(display):
+    plain, html = display
+    t = torch.zeros(4, 5)
+    t[1, 2] = t[1, 4] = math.nan
+    t[3, 0] = math.inf
+    shown = html_facts(html(t))
+    assert shown["first non-finite"] == "[1, 2]"
+    assert shown["non-finite along dim 0"] == "2 of 4: 1 ×2, 3 ×1"
+    assert shown["non-finite along dim 1"] == "3 of 5: 0 ×1, 2 ×1, 4 ×1"
+    header = plain(t).splitlines()[0]
+    assert "nan 2 +inf 1 (first at [1, 2])" in header and "along" not in header

@@ -410,7 +410,7 @@ class CountingMode(TorchDispatchMode):
 
 @pytest.mark.parametrize("data", ["normal", "offset", "with nan"])
 def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch, data):
-    from ipython_tensorview import chunking, histogram
+    from ipython_tensorview import chunking, histogram, nonfinite
 
     t = torch.randn(1 << 23, generator=torch.Generator().manual_seed(0))  # above the histogram's exact limit
     if data == "offset":
@@ -420,7 +420,7 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
     reference = tensor_stats(t, plan="chunks")
     fetches = []
     real_to_host = chunking.to_host
-    for module in (stats_module, histogram):
+    for module in (stats_module, histogram, nonfinite):
         monkeypatch.setattr(module, "to_host", lambda t: fetches.append(t.shape) or real_to_host(t))
     monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", stats_module.DEFAULT_CHUNK_ELEMENTS)  # a GPU's
     with CountingMode() as mode:
@@ -491,3 +491,10 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         result = tensor_stats(t)
     expected = tuple(torch.nonzero(bad)[0].tolist()) if bad.any() else None
     assert result.first_non_finite == expected
+    counted = bad.any() and 2 <= t.dim() <= 3
+    assert [axis.dim for axis in result.non_finite_by_dim] == (list(range(t.dim())) if counted else [])
+    for axis in result.non_finite_by_dim:  # against NumPy: the mask summed over the other dimensions
+        per_index = bad.numpy().sum(axis=tuple(d for d in range(t.dim()) if d != axis.dim))
+        holding = np.flatnonzero(per_index)
+        assert (axis.holding, axis.size) == (holding.size, t.shape[axis.dim])
+        assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])

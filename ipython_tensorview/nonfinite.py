@@ -1,0 +1,107 @@
+"""Where a tensor's NaN and Inf values are: the index of the first one, and for a 2-D or 3-D tensor, which
+indices along each dimension (rows, columns, channels) hold them, and how many.
+
+The tensor is read in index order, in blocks of whole trailing rows of at most ``limit`` elements, a
+block-sized mask at a time: nothing of the tensor's size is allocated. The counts per index are sums of
+each block's mask over its other dimensions. The CPU stops at the first block holding one where no counts
+are wanted; an accelerator keeps every result on the device and waits once.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import to_host
+
+# counts per index only along dimensions of at most this many indices (8 bytes each, on the device)
+MAX_COUNTED_INDICES = 1 << 18
+# the (index, count) pairs a display keeps per dimension
+SHOWN_INDICES = 6
+
+
+@dataclass(frozen=True)
+class AxisCounts:
+    """Along one dimension: how many of its indices hold a NaN or Inf, and the first few with their counts."""
+
+    dim: int
+    holding: int
+    size: int
+    first: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    first: tuple[int, ...]  # the first NaN or Inf in index order
+    by_dim: tuple[AxisCounts, ...] = ()  # for 2-D and 3-D tensors, the dimensions of countable size
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def _blocks(t, limit: int, lead: tuple[int, ...] = ()):
+    """(lead, start, block): ``block`` is ``t[lead][start:start + rows]``, whole trailing rows of at most
+    ``limit`` elements where one row fits, in index order; rows too long are split the same way."""
+    part = t[lead] if lead else t
+    if part.dim() == 0:
+        yield lead, 0, part.reshape(1)
+        return
+    row = part[0].numel() if part.dim() > 1 else 1
+    if row > limit and part.dim() > 1:
+        for index in range(part.shape[0]):
+            yield from _blocks(t, limit, (*lead, index))
+        return
+    rows = max(1, limit // max(1, row))
+    for start in range(0, part.shape[0], rows):
+        yield lead, start, part[start : start + rows]
+
+
+def locate(t, limit: int, stop_early: bool) -> Location | None:
+    """Where ``t``'s NaN and Inf values are (see the module's description), or None where it holds none.
+
+    ``stop_early`` (the CPU): stop at the first block holding one where no counts are wanted.
+    """
+    torch = _torch()
+    counted = [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
+    counts = {d: torch.zeros(t.shape[d], dtype=torch.int64, device=t.device) for d in counted}
+    firsts = []
+    strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
+    for lead, start, block in _blocks(t, limit):
+        bad = torch.isfinite(block).logical_not_()
+        base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
+        flat = bad.reshape(-1)
+        if stop_early and not firsts and flat.any():
+            firsts.append(torch.tensor(base + int(flat.byte().argmax()), device=t.device))
+            if not counted:
+                break
+        elif not stop_early:  # each block's first (past the tensor's end where it has none)
+            firsts.append(torch.where(flat.any(), flat.byte().argmax() + base, t.numel()))
+        free = len(lead)  # the dimensions before this one are fixed by lead
+        for d in counted:
+            if d < free:
+                counts[d][lead[d]] += flat.sum()
+            else:
+                others = tuple(i for i in range(bad.dim()) if i != d - free)
+                per_index = bad.sum(dim=others) if others else bad.long()
+                if d == free:
+                    counts[d][start : start + block.shape[0]] += per_index
+                else:
+                    counts[d] += per_index
+    if not firsts:
+        return None
+    # one wait for the first index and every count
+    fetched = to_host(torch.cat([torch.stack(firsts).min().reshape(1), *counts.values()]))
+    first, position = int(fetched[0]), 1
+    if first >= t.numel():
+        return None
+    by_dim = []
+    for d in counted:
+        host = fetched[position : position + t.shape[d]]
+        position += t.shape[d]
+        holding = np.flatnonzero(host)
+        shown = tuple((int(i), int(host[i])) for i in holding[:SHOWN_INDICES])
+        by_dim.append(AxisCounts(d, int(holding.size), t.shape[d], shown))
+    return Location(tuple(int(i) for i in np.unravel_index(first, t.shape)), tuple(by_dim))
