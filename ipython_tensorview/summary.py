@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -267,6 +267,18 @@ def _stats_source(t):
     return t
 
 
+def _located_in_sparse(t, stats: Stats | None) -> Stats | None:
+    """Where the NaNs are, as indices of a sparse tensor rather than of its stored values: a coalesced COO
+    tensor stores its values in index order; for other layouts no place is given."""
+    if stats is None or stats.first_non_finite is None:
+        return stats
+    if t.layout == _torch().sparse_coo and t.is_coalesced():
+        stored, *dense = stats.first_non_finite
+        index = (*t._indices()[:, stored].tolist(), *dense)
+        return replace(stats, first_non_finite=tuple(int(i) for i in index), non_finite_by_dim=())
+    return replace(stats, first_non_finite=None, non_finite_by_dim=())
+
+
 def summarize(t, settings: TensorView, values: bool = True) -> Summary:
     """Every fact the text and HTML displays show, read from the tensor as it is now; without ``values``,
     the header's facts alone (a tensor shown on one line inside a container)."""
@@ -288,6 +300,8 @@ def summarize(t, settings: TensorView, values: bool = True) -> Summary:
             source = _stats_source(plain) if settings.stats else None
             if source is not None and source.numel():
                 stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)
+                if source is not plain:
+                    stats = _located_in_sparse(plain, stats)
     return Summary(
         type_name=type(t).__name__,
         shape=shape_of(t),

@@ -578,3 +578,14 @@ def test_the_html_says_which_rows_and_columns_hold_the_nans(display):
     assert shown["non-finite along dim 1"] == "3 of 5: 0 ×1, 2 ×1, 4 ×1"
     header = plain(t).splitlines()[0]
     assert "nan 2 +inf 1 (first at [1, 2])" in header and "along" not in header
+
+
+def test_a_sparse_tensor_says_where_its_nan_is_among_its_indices(display):
+    plain, html = display
+    dense = torch.zeros(4, 6)
+    dense[1, 2], dense[3, 5], dense[0, 4] = 1.0, math.nan, 2.0
+    coo = dense.to_sparse()
+    assert "nan 1 (first at [3, 5])" in plain(coo)
+    assert "along dim" not in html(coo)
+    csr = dense.to_sparse_csr()
+    assert "nan 1 ·" in plain(csr) + " ·" and "first at" not in plain(csr)
