@@ -78,8 +78,9 @@ def rendered(tmp_path_factory):
     return pages
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def start_chromium(profile, seconds: float = 60):
+    """Headless Chromium driven by selenium, with a profile folder of its own and nothing fetched in the
+    background; pages and scripts time out after ``seconds``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -87,10 +88,17 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1600",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+                 f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(seconds)
+    driver.set_script_timeout(seconds)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 

@@ -18,7 +18,16 @@ import urllib.request
 
 import nbformat
 import pytest
-from test_browser import CHROMEDRIVER, CHROMIUM, COLOURS_JS, SCREENSHOTS, _luminance, _rgb, contrast
+from test_browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    COLOURS_JS,
+    SCREENSHOTS,
+    _luminance,
+    _rgb,
+    contrast,
+    start_chromium,
+)
 from test_notebooks import EXAMPLES, execute
 
 pytestmark = pytest.mark.skipif(
@@ -111,18 +120,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1600",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(STARTUP_SECONDS)
-    driver.set_script_timeout(STARTUP_SECONDS)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), STARTUP_SECONDS)
     yield driver
     driver.quit()
 
