@@ -250,7 +250,7 @@ def _overlaps(array: np.ndarray, span: tuple[int, int]) -> bool:
 
 
 def _has_zero_stride(array: np.ndarray) -> bool:
-    return array.size > 1 and any(s == 0 and n > 1 for s, n in zip(array.strides, array.shape))
+    return 0 in array.strides and array.size > 1 and any(s == 0 and n > 1 for s, n in zip(array.strides, array.shape))
 
 
 def _readonly_view(array: np.ndarray) -> np.ndarray:
