@@ -28,9 +28,9 @@ def _child(case: str, action: str, results) -> None:
     import torch
     from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 
+    from ipython_tensorview.adapters.torch import values_text
     from ipython_tensorview.config import TensorView
     from ipython_tensorview.formatters import TensorFormatters
-    from ipython_tensorview.summary import values_text
 
     plain, html = PlainTextFormatter(), HTMLFormatter()
     TensorFormatters(TensorView()).register(plain, html)

@@ -28,9 +28,9 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .adapters.torch import grad_state, stored_bytes
 from .config import TensorView
 from .convert import convert, one_line, verdict
-from .summary import grad_state, stored_bytes
 from .tensor_kinds import (
     TensorConversionError,
     dtype_name,

@@ -13,8 +13,8 @@ import zlib
 
 import numpy as np
 
+from .adapters.torch import DISPLAY_SETTINGS
 from .convert import convert
-from .summary import DISPLAY_SETTINGS
 from .tensor_kinds import is_raw_dtype
 
 # viridis at ten evenly spaced points: perceptually uniform, readable on light and dark backgrounds

@@ -156,7 +156,9 @@ def test_html_values_use_the_wider_line_of_a_notebook(display):
 
 def test_html_escapes_text(display, monkeypatch):
     _, html = display
-    monkeypatch.setattr(summary_module, "_note", lambda t: "<script>alert(1)</script>")
+    from ipython_tensorview.adapters import torch as torch_adapter
+
+    monkeypatch.setattr(torch_adapter, "note", lambda t: "<script>alert(1)</script>")
     markup = html(torch.ones(2))
     assert "<script>" not in markup and "&lt;script&gt;" in markup
 
@@ -491,7 +493,7 @@ def test_an_expanded_tensor_costs_what_it_shows(display, make):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 def test_values_of_a_wide_tensor_copy_only_the_edges():
-    from ipython_tensorview.summary import values_text
+    from ipython_tensorview.adapters.torch import values_text
 
     t = torch.randn(100, 1_000_000)  # summarising row by row would copy 7 rows: 28 MB
     values_text(torch.ones(3))
