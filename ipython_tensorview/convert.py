@@ -17,18 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tensor_kinds
+from .adapters import adapter_for
 from .config import COPY_POLICIES, TensorView, current_settings
 from .tensor_kinds import (
     TensorConversionError,
     format_bytes,
     is_tensor,
     no_memory_message,
+    overlaps,
 )
-
-try:  # NumPy >= 2.0
-    from numpy.lib.array_utils import byte_bounds
-except ImportError:  # pragma: no cover - NumPy 1.x
-    byte_bounds = np.byte_bounds
 
 __all__ = ["Conversion", "TensorConversionError", "convert", "to_numpy", "verdict", "format_bytes"]
 
@@ -80,23 +77,27 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     if isinstance(obj, np.ndarray):
         array, steps, source = obj, [], "ndarray"
         shares = True
+    elif is_tensor(obj) and (shared := _shared_host_array(obj)) is not None:
+        # a plain CPU tensor: its .numpy() is a view, shared unless empty
+        (array, steps), source = shared, "tensor"
+        shares = array.size > 0
+    elif (adapter := adapter_for(obj)) is not None:  # DTensor, JAX, any DLPack array
+        try:
+            array, steps, shares = adapter.to_array(obj, ml_dtypes=settings.ml_dtypes)
+        except (TensorConversionError, MemoryError):
+            raise
+        except Exception as e:  # the library's own code failed
+            raise TensorConversionError(f"{adapter.type_name(obj)} could not be read: {one_line(e)}") from e
+        source = adapter.type_name(obj)
     elif is_tensor(obj):
         source = "tensor"
         try:
-            shared = tensor_kinds.shared_host_array(obj)
-        except Exception:  # e.g. a tensor captured inside torch.func.grad: the full route says what it is
-            shared = None
-        if shared is not None:  # a plain CPU tensor: its .numpy() is a view, shared unless empty
-            array, steps = shared
-            shares = array.size > 0
-        else:
-            try:
-                array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
-            except (TensorConversionError, MemoryError):
-                raise
-            except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
-                raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
-            shares = span is not None and _overlaps(array, span)
+            array, steps, span = tensor_kinds.tensor_to_array(obj, ml_dtypes=settings.ml_dtypes)
+        except (TensorConversionError, MemoryError):
+            raise
+        except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
+            raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
+        shares = span is not None and overlaps(array, span)
     else:
         array, shares = _array_like_to_array(obj)
         steps, source = [], type(obj).__name__
@@ -112,12 +113,21 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
                 f"{format_bytes(array.nbytes)} is over auto_copy_max_bytes = "
                 f"{format_bytes(settings.auto_copy_max_bytes)}"
             )
+    if shares and not array.flags.writeable and source != "ndarray":
+        reason = "; ".join(filter(None, [reason, f"the {source}'s memory is read-only"]))
     if shares and source == "tensor" and _has_zero_stride(array):
         array = _readonly_view(array)
         reason = "; ".join(filter(None, [reason, "stride 0 from expand(): one element stands for many"]))
     elif shares and settings.readonly_shared:
         array = _readonly_view(array)
     return Conversion(array, shares, tuple(steps), source, reason)
+
+
+def _shared_host_array(t):
+    try:
+        return tensor_kinds.shared_host_array(t)
+    except Exception:  # e.g. a tensor captured inside torch.func.grad: the full route says what it is
+        return None
 
 
 def to_numpy(obj, copy=None, *, settings: TensorView | None = None) -> np.ndarray:
@@ -143,7 +153,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
         array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"
-    if not (span is not None and _overlaps(array, span)):
+    if not (span is not None and overlaps(array, span)):
         return "copy" if steps else "empty"
     copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
     return _copy_verdict(array.size * array.itemsize) if copies else "share"
@@ -187,16 +197,6 @@ def _array_like_to_array(obj) -> tuple[np.ndarray, bool]:
         except Exception as e:
             raise TensorConversionError(f"{kind}.__array__ failed: {one_line(e)}") from e
         return array, _shares_with_source(array, obj)
-    if hasattr(type(obj), "__dlpack__"):
-        try:
-            return np.from_dlpack(obj), True  # DLPack exchanges are zero-copy by definition
-        except (BufferError, RuntimeError, TypeError, ValueError) as e:
-            raise TensorConversionError(
-                f"{kind} exposes __dlpack__ but NumPy cannot import it ({one_line(e)}); "
-                "move it to host memory first"
-            ) from e
-        except Exception as e:
-            raise TensorConversionError(f"{kind}.__dlpack__ failed: {one_line(e)}") from e
     raise TensorConversionError(f"{kind} is not a tensor or an array: it has neither __array__ nor __dlpack__")
 
 
@@ -240,13 +240,6 @@ def one_line(error: BaseException) -> str:
     except Exception:
         message = ["(its message could not be read)"]
     return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
-
-
-def _overlaps(array: np.ndarray, span: tuple[int, int]) -> bool:
-    if array.size == 0:
-        return False
-    low, high = byte_bounds(array)
-    return low < span[1] and span[0] < high
 
 
 def _has_zero_stride(array: np.ndarray) -> bool:

@@ -1,8 +1,8 @@
 """Display formatters for tensors: registration, removal, and never raising into the user's face.
 
-Printers are registered by type name (``torch.Tensor``, and the subclasses ``Parameter`` and the jagged
-``NestedTensor``, whose own ``__repr__`` would otherwise win IPython's pretty-printer lookup) so that
-loading does not import torch.
+Printers are registered by type name (``torch.Tensor``, and the subclasses ``Parameter``, ``DTensor`` and
+the jagged ``NestedTensor``, whose own ``__repr__`` would otherwise win IPython's pretty-printer lookup;
+JAX's and CuPy's arrays) so that loading imports none of those libraries.
 Where torch is already imported, they go into ``type_printers`` directly, because IPython prefers a
 type printer to a deferred one. Whatever was registered before is recorded and put back by
 :meth:`TensorFormatters.unregister`.
@@ -20,11 +20,12 @@ import warnings
 
 from IPython.lib.pretty import Breakable
 
+from .adapters import adapter_for, displayable
 from .config import TensorView
 from .render_html import render_html
 from .render_text import one_line, render_text
 from .summary import Summary, summarize
-from .tensor_kinds import TensorConversionError, is_tensor, plain_tensor
+from .tensor_kinds import TensorConversionError, plain_tensor
 from .thumbnail import thumbnail_rgba
 
 # Tensor, plus the subclasses whose own __repr__ would win IPython's pretty-printer lookup
@@ -32,6 +33,11 @@ TARGETS = (
     ("torch", "Tensor"),
     ("torch.nn.parameter", "Parameter"),
     ("torch.nested._internal.nested_tensor", "NestedTensor"),
+    ("torch.distributed.tensor", "DTensor"),
+    # other libraries' arrays, by the names of their concrete classes (JAX's moved in jaxlib 0.4.36)
+    ("jaxlib._jax", "ArrayImpl"),
+    ("jaxlib.xla_extension", "ArrayImpl"),
+    ("cupy", "ndarray"),
 )
 
 
@@ -81,7 +87,7 @@ class TensorFormatters:
 
     def text_of(self, obj, width: int = 0, nested: bool = False) -> str:
         try:
-            if not (self.settings.formatters and is_tensor(obj)):  # a mock claiming to be a Tensor is not
+            if not (self.settings.formatters and displayable(obj)):  # a mock claiming to be a Tensor is not
                 return repr(obj)
             with warnings.catch_warnings():  # nothing of ours reaches the user's cell
                 warnings.simplefilter("ignore")
@@ -94,7 +100,7 @@ class TensorFormatters:
     def html(self, obj) -> str | None:
         """text/html printer; None (no HTML, the text shows) when turned off or on failure."""
         try:
-            if not (self.settings.formatters and self.settings.html and is_tensor(obj)):
+            if not (self.settings.formatters and self.settings.html and displayable(obj)):
                 return None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -134,7 +140,9 @@ class TensorFormatters:
         if not self.settings.thumbnail:
             return None
         try:
-            return thumbnail_rgba(plain_tensor(obj), self.settings.thumbnail_size)
+            adapter = adapter_for(obj)
+            tensor = adapter.view(obj).tensor if adapter is not None else obj  # another library's: as torch
+            return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size)
         except TensorConversionError:
             return None
 

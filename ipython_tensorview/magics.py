@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import keyword
 import sys
+from dataclasses import replace
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -57,6 +58,9 @@ class NpMagics(Magics):
     @argument("-s", "--share", action="store_true", help="Share memory wherever possible (copy='never').")
     @argument("-q", "--quiet", action="store_true", help="Do not print the annotation.")
     @argument("-o", "--output", metavar="NAME", help="Also store the array in the namespace as NAME.")
+    @argument("-g", "--gather", action="store_true",
+              help="A DTensor: gather the whole tensor with full_tensor(), a collective that every rank must run "
+                   "(e.g. in ipyparallel's %%px); without it, this rank's shard.")
     @argument("expression", nargs="*",
               help="A Python expression giving a tensor, e.g. model.fc.weight[0] or x[:, -1]; it starts at "
                    "the first word that is not an option (or after --) and is taken exactly as typed.")
@@ -81,9 +85,13 @@ class NpMagics(Magics):
             print(self._tensor_table())
             return None
         value = self._evaluate(expression, local_ns)
+        if options.get("gather"):
+            value = self._gathered(expression, value)
         copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
             conversion = convert(value, copy, settings=self.settings)
+            if options.get("gather"):
+                conversion = replace(conversion, steps=("gather: full_tensor()", *conversion.steps))
         except TensorConversionError as e:
             raise UsageError(f"%np {expression}: {e}") from e
         except MemoryError as e:
@@ -95,6 +103,17 @@ class NpMagics(Magics):
         if not options.get("quiet"):
             print(f"{expression} -> {conversion}")
         return conversion.array
+
+    def _gathered(self, expression: str, value):
+        from .adapters import dtensor
+
+        if not dtensor.claims(value):
+            raise UsageError(f"%np -g {expression}: -g/--gather gathers a DTensor's shards, and this is not a "
+                             f"DTensor but a {type(value).__name__}")
+        try:
+            return dtensor.gather(value)
+        except Exception as e:
+            raise UsageError(f"%np -g {expression}: full_tensor() failed: {one_line(e)}") from e
 
     def _evaluate(self, expression: str, local_ns):
         try:
@@ -112,7 +131,7 @@ class NpMagics(Magics):
         except SyntaxError as e:
             hint = ""
             if expression.startswith("-"):
-                hint = " (options come first and are -c, -s, -q, -o NAME and their long forms; -- ends them)"
+                hint = " (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them)"
             raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{hint}") from e
         except Exception as e:
             raise UsageError(f"%np {expression}: {one_line(e)}") from e

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .adapters import adapter_for
 from .adapters import torch as torch_adapter
 from .config import TensorView
 from .convert import format_bytes
@@ -39,6 +40,7 @@ class Summary:
     values: str  # NumPy's text of the values, or "" where there are none
     # the small array behind ``values`` and whether NumPy summarises it, to print it at another width
     preview: tuple[np.ndarray, bool] | None = field(default=None, compare=False, repr=False)
+    extra: tuple[tuple[str, str], ...] = ()  # facts of the array's library: ("placements", "(Shard(dim=0))")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def facts(summary: Summary) -> list[Fact]:
         Fact("dtype", summary.dtype, summary.dtype, "what"),
         Fact("device", summary.device, summary.device, "what"),
     ]
+    for label, value in summary.extra:
+        rows.append(Fact(label, value, f"{label} {value}", f"library: {label}"))
     if summary.grad:
         rows.append(Fact("grad", summary.grad, summary.grad, "grad"))
     size = size_text(summary)
@@ -127,10 +131,17 @@ def _torch():
     return sys.modules["torch"]
 
 
-def summarize(t, settings: TensorView, values: bool = True) -> Summary:
-    """Every fact the text and HTML displays show, read from the tensor as it is now; without ``values``,
-    the header's facts alone (a tensor shown on one line inside a container)."""
+def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
+    """Every fact the text and HTML displays show, read from the array as it is now; without ``values``,
+    the header's facts alone (an array shown on one line inside a container).
+
+    A torch tensor is read directly; an array of another library (or a DTensor) through its adapter,
+    as a torch tensor over its data, with the library's own facts.
+    """
+    adapter = adapter_for(obj)
+    view = adapter.view(obj) if adapter is not None else None  # imports torch where needed
     torch = _torch()
+    t = view.tensor if view is not None else obj
     show_values, values, stats, plain, preview = values, "", None, None, None
     with torch.no_grad():
         try:
@@ -150,17 +161,31 @@ def summarize(t, settings: TensorView, values: bool = True) -> Summary:
                 stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)
                 if source is not plain:
                     stats = torch_adapter.located_in_sparse(plain, stats)
+    if view is not None:
+        return Summary(
+            type_name=view.type_name,
+            shape=str(view.shape),
+            dtype=dtype_name(t.dtype),
+            device=view.device,
+            grad=view.grad,
+            nbytes=view.nbytes,
+            stored_bytes=view.nbytes,
+            stats=stats,
+            note="; ".join(filter(None, [view.note, note])),
+            values=values,
+            preview=preview,
+            extra=view.facts,
+        )
     return Summary(
-        type_name=type(t).__name__,
-        shape=shape_of(t),
-        dtype=dtype_name(t.dtype),
-        device=str(t.device),
-        grad=torch_adapter.grad_state(t),
-        nbytes=torch_adapter.nbytes(t),
-        stored_bytes=torch_adapter.stored_bytes(plain) if plain is not None else torch_adapter.nbytes(t),
+        type_name=type(obj).__name__,
+        shape=shape_of(obj),
+        dtype=dtype_name(obj.dtype),
+        device=str(obj.device),
+        grad=torch_adapter.grad_state(obj),
+        nbytes=torch_adapter.nbytes(obj),
+        stored_bytes=torch_adapter.stored_bytes(plain) if plain is not None else torch_adapter.nbytes(obj),
         stats=stats,
         note=note,
         values=values,
         preview=preview,
     )
-

@@ -14,6 +14,11 @@ from contextlib import nullcontext
 
 import numpy as np
 
+try:  # NumPy >= 2.0
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # pragma: no cover - NumPy 1.x
+    byte_bounds = np.byte_bounds
+
 
 class TensorConversionError(TypeError):
     """An object that cannot become a NumPy array; the message says what it is and what to do.
@@ -193,6 +198,15 @@ def _to_strided(t, steps: list[str]):
         steps.append("ZeroTensor -> zeros" if t.device.type == "cpu" else f"ZeroTensor on {t.device} -> zeros on cpu")
         t = torch.zeros(t.shape, dtype=t.dtype)
     return t
+
+
+def overlaps(array: np.ndarray, span: tuple[int, int] | None) -> bool:
+    """Whether ``array``'s memory overlaps the byte span ``span`` (a tensor's storage, from
+    :func:`tensor_to_array`)."""
+    if span is None or array.size == 0:
+        return False
+    low, high = byte_bounds(array)
+    return low < span[1] and span[0] < high
 
 
 def _storage_span(t) -> tuple[int, int] | None:

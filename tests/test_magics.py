@@ -108,7 +108,7 @@ def test_unknown_option_is_python_and_its_syntax_error_names_the_options(ip):
     with pytest.raises(UsageError) as info:
         ip.run_line_magic("np", "--bogus t")
     assert str(info.value) == (
-        "%np: invalid syntax in '--bogus t': invalid syntax (options come first and are -c, -s, -q, -o NAME "
+        "%np: invalid syntax in '--bogus t': invalid syntax (options come first and are -c, -s, -q, -g, -o NAME "
         "and their long forms; -- ends them)"
     )
 
