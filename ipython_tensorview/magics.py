@@ -29,6 +29,7 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .adapters import adapter_for, displayable
 from .adapters.torch import grad_state, stored_bytes
 from .config import TensorView
 from .convert import convert, one_line, verdict
@@ -36,7 +37,6 @@ from .tensor_kinds import (
     TensorConversionError,
     dtype_name,
     format_bytes,
-    is_tensor,
     shape_of,
 )
 
@@ -201,8 +201,9 @@ def _first_word(text: str) -> tuple[str, str]:
 
 
 def _is_tensor(value) -> bool:
+    """A torch tensor, or an array of another library that an adapter reads (a JAX array...)."""
     try:
-        return is_tensor(value)
+        return displayable(value)
     except Exception:  # an object whose __class__ raises is not a tensor we can list
         return False
 
@@ -210,6 +211,11 @@ def _is_tensor(value) -> bool:
 def _table_row(name: str, t, settings: TensorView) -> tuple[str, ...]:
     """One line of the listing; a tensor it cannot inspect is shown with the reason, never an error."""
     try:
+        adapter = adapter_for(t)
+        if adapter is not None:  # what %np would do with it is what it does with the tensor it reads
+            view = adapter.view(t)
+            return (name, str(view.shape), dtype_name(view.tensor.dtype), view.device, view.grad,
+                    format_bytes(view.nbytes), verdict(view.tensor, settings=settings))
         with sys.modules["torch"]._C.DisableTorchFunctionSubclass():
             logical, stored = t.numel() * t.element_size(), stored_bytes(t)
             size = format_bytes(logical) + (f" ({format_bytes(stored)} stored)" if stored != logical else "")

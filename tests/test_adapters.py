@@ -1,0 +1,224 @@
+"""Arrays of other libraries and DTensor: displayed and converted through their adapters."""
+
+import math
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+from conftest import html_facts
+from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+
+from ipython_tensorview import convert
+from ipython_tensorview.formatters import TensorFormatters
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+
+
+@pytest.fixture
+def display(settings):
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    plain.max_width = 1000
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    yield plain, html
+    printers.unregister()
+
+
+class Exported:
+    """An array of a library that speaks DLPack alone (as CuPy does), here over a torch tensor's memory."""
+
+    def __init__(self, tensor):
+        self._tensor = tensor
+
+    def __dlpack__(self, **kwargs):
+        return self._tensor.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._tensor.__dlpack_device__()
+
+
+# ---- JAX arrays on one device ----
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int32"])
+def test_a_jax_array_displays_with_its_own_name_and_exact_statistics(display, dtype):
+    plain, html = display
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(40, 30)) * 10, dtype=dtype)
+    reference = np.asarray(x, dtype=np.float64)
+    header = plain(x).splitlines()[0]
+    assert header.startswith(f"jax.Array (40, 30) {dtype} cpu:0 · memory immutable · ")
+    facts = html_facts(html(x))
+    assert (facts["type"], facts["shape"], facts["device"], facts["memory"]) == ("jax.Array", "(40, 30)", "cpu:0",
+                                                                              "immutable")
+    assert (facts["min"], facts["max"]) == (f"{reference.min():.4g}", f"{reference.max():.4g}")
+    assert math.isclose(float(facts["mean"]), reference.mean(), rel_tol=1e-3, abs_tol=1e-3)
+
+
+def test_np_on_a_jax_array_is_a_read_only_view_of_its_memory():
+    x = jnp.arange(12.0).reshape(3, 4)
+    result = convert(x)
+    assert result.shares_memory and not result.array.flags.writeable
+    assert result.array.__array_interface__["data"][0] == x.unsafe_buffer_pointer()
+    np.testing.assert_array_equal(result.array, np.arange(12.0).reshape(3, 4))
+    assert str(result) == ("ndarray float32 (3, 4): shares memory with the jax.Array, read-only: in-place writes to "
+                           "the jax.Array show in the array (the jax.Array's memory is read-only)")
+    copied = convert(x, "always")
+    assert not copied.shares_memory and not np.shares_memory(copied.array, result.array)
+
+
+def test_a_bfloat16_jax_array_is_upcast_in_one_copy():
+    x = jnp.arange(4, dtype=jnp.bfloat16)
+    result = convert(x)
+    assert (result.shares_memory, result.steps, result.array.dtype) == (False, ("bfloat16 -> float32",), np.float32)
+    np.testing.assert_array_equal(result.array, [0, 1, 2, 3])
+
+
+def test_a_jax_array_inside_a_dict_is_one_line(display):
+    plain, _ = display
+    plain.max_width = 100
+    lines = plain({"x": jnp.ones(3), "t": torch.ones(2)}).split("\n")
+    assert len(lines) == 2
+    assert lines[0].startswith("{'x': jax.Array (3,) float32 cpu:0 · memory immutable · 12 B · min 1 max 1 mean 1 ")
+    assert lines[1].startswith(" 't': Tensor (2,) float32 cpu · 8 B · min 1 max 1 mean 1 ")
+
+
+# ---- any DLPack array ----
+
+def test_any_dlpack_array_displays_and_shares_its_host_memory(settings):
+    from ipython_tensorview.render_text import render_text
+    from ipython_tensorview.summary import summarize
+
+    source = torch.arange(6.0).reshape(2, 3)
+    exported = Exported(source)
+    shown = render_text(summarize(exported, settings))
+    assert shown.startswith("test_adapters.Exported (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
+    assert shown.endswith("[[0. 1. 2.]\n [3. 4. 5.]]")
+    result = convert(exported)
+    assert result.shares_memory and np.shares_memory(result.array, source.numpy())
+    source[0, 0] = 7.0
+    assert result.array[0, 0] == 7.0
+
+
+# ---- DTensor, on a mesh of one (gloo, in this process) ----
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mesh_of_one():
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        yield init_device_mesh("cpu", (1,))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_dtensor_on_one_rank_shows_the_whole_tensor_and_its_placements(display, mesh_of_one):
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    plain, html = display
+    full = torch.arange(12.0).reshape(3, 4)
+    w = distribute_tensor(full, mesh_of_one, [Shard(0)])
+    header = plain(w).splitlines()[0]
+    assert header == ("DTensor (3, 4) float32 cpu · placements (Shard(dim=0)) · mesh cpu (1,) · "
+                      "shard (3, 4) on rank 0 of 1 · 48 B · min 0 max 11 mean 5.5 std 3.452 · "
+                      "█ █ █ █ █ █  █ █ █ █ █ █")
+    assert html_facts(html(w))["placements"] == "(Shard(dim=0))"
+    result = convert(w)
+    assert result.shares_memory and result.steps == ()
+    np.testing.assert_array_equal(result.array, full.numpy())
+
+
+def test_np_gather_runs_full_tensor_and_says_so(ip, mesh_of_one, capsys):
+    from torch.distributed.tensor import Replicate, distribute_tensor
+
+    ip.user_ns["w"] = distribute_tensor(torch.ones(2, 2), mesh_of_one, [Replicate()])
+    array = ip.run_line_magic("np", "-g w")
+    np.testing.assert_array_equal(array, np.ones((2, 2)))
+    assert "(steps: gather: full_tensor())" in capsys.readouterr().out
+    ip.user_ns["t"] = torch.ones(2)
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=r"^%np -g t: -g/--gather gathers a DTensor's shards, and this is not a "
+                                         r"DTensor but a Tensor$"):
+        ip.run_line_magic("np", "-g t")
+
+
+# ---- DTensor on two ranks: each shows its shard, and only --gather communicates ----
+
+def _two_ranks(rank: int, port: int, results) -> None:
+    import torch.distributed as dist
+    from IPython.testing import globalipapp
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        mesh = init_device_mesh("cpu", (2,))
+        full = torch.arange(24.0).reshape(4, 6)
+        globalipapp.start_ipython()
+        shell = globalipapp.get_ipython()
+        shell.run_line_magic("load_ext", "ipython_tensorview")
+        plain = shell.display_formatter.formatters["text/plain"]
+        plain.max_width = 1000
+        seen = {}
+        for name, placement in (("shard0", Shard(0)), ("shard1", Shard(1)), ("replicate", Replicate())):
+            shell.user_ns["w"] = w = distribute_tensor(full, mesh, [placement])
+            local = shell.run_line_magic("np", "-q w")
+            gathered = shell.run_line_magic("np", "-q -g w")
+            seen[name] = (plain(w).splitlines()[0], local.tolist(), gathered.tolist())
+        results.put((rank, seen))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_on_two_ranks_each_shows_its_shard_and_gather_gives_the_whole():
+    import torch.multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    port = _free_port()
+    processes = [context.Process(target=_two_ranks, args=(rank, port, results)) for rank in range(2)]
+    for process in processes:
+        process.start()
+    try:
+        seen = dict(results.get(timeout=120) for _ in processes)
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    full = np.arange(24.0).reshape(4, 6)
+    for rank in (0, 1):
+        header, local, gathered = seen[rank]["shard0"]
+        assert header.startswith(f"DTensor (4, 6) float32 cpu · placements (Shard(dim=0)) · mesh cpu (2,) · "
+                                 f"shard (2, 6) on rank {rank} of 2 · 96 B · statistics and values of rank {rank}'s "
+                                 "shard; %np --gather for the whole (a collective) · ")
+        assert f" min {12 * rank} max {12 * rank + 11} " in header
+        assert local == full[2 * rank : 2 * rank + 2].tolist() and gathered == full.tolist()
+        header, local, gathered = seen[rank]["shard1"]
+        assert local == full[:, 3 * rank : 3 * rank + 3].tolist() and gathered == full.tolist()
+        header, local, gathered = seen[rank]["replicate"]
+        assert "statistics and values of rank" not in header and "min 0 max 23" in header
+        assert local == gathered == full.tolist()
+
+
+def test_the_listing_shows_other_libraries_arrays_and_dtensors(ip, mesh_of_one, capsys):
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    ip.user_ns["x"] = jnp.ones((2, 3))
+    ip.user_ns["w"] = distribute_tensor(torch.ones(4, 2), mesh_of_one, [Shard(0)])
+    ip.run_line_magic("np", "")
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["x"] == ["x", "(2,", "3)", "float32", "cpu:0", "24", "B", "share"]
+    assert rows["w"] == ["w", "(4,", "2)", "float32", "cpu", "32", "B", "share"]
