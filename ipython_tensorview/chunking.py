@@ -6,12 +6,14 @@ whatever the tensor's size, and nothing is synchronised with the device inside a
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
 import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 
 def _torch():
@@ -308,35 +310,71 @@ def _threads(count: int) -> ThreadPoolExecutor:
     return _pool[1]
 
 
+_openmp_calls: tuple = ()
+
+
+def _openmp() -> tuple:
+    """OpenMP's ``(omp_set_num_threads, omp_get_max_threads)`` as torch loaded them, or () where it has none."""
+    global _openmp_calls
+    if not _openmp_calls:
+        try:
+            process = ctypes.CDLL(None)
+            _openmp_calls = (process.omp_set_num_threads, process.omp_get_max_threads)
+        except (AttributeError, OSError):  # a torch built without OpenMP, or a platform that hides it
+            _openmp_calls = (None,)
+    return _openmp_calls if _openmp_calls[0] is not None else ()
+
+
+def can_confine_threads() -> bool:
+    """Whether a thread can run torch's kernels on one intra-op thread without touching other threads."""
+    return bool(_openmp())
+
+
+@contextmanager
+def one_intra_op_thread():
+    """Within it, torch runs this thread's kernels on one intra-op thread.
+
+    OpenMP keeps a thread count per thread, and torch reads the calling thread's: setting it here changes
+    no other thread. (``torch.set_num_threads`` would also change the count that threads not yet started
+    take on their first kernel.) torch's own set-up of the thread comes first, since it sets the count.
+    """
+    calls = _openmp()
+    if not calls:
+        yield
+        return
+    set_count, get_count = calls
+    _torch().get_num_threads()  # torch's per-thread set-up, which sets the count, runs before ours
+    before = get_count()
+    set_count(1)
+    try:
+        yield
+    finally:
+        set_count(before)
+
+
 def parallel_map(task, items, workspaces: list[Workspace]) -> list:
     """``[task(item, work) for item in items]``, spread over one thread per workspace, in items' order.
 
     A chunk's kernels are too short for torch's own intra-op threads: each would start and join a parallel
     region several times per chunk, and those joins stall whenever another process holds one of the
     cores. So each thread takes the next chunk as it comes free, and runs its kernels on one intra-op
-    thread. ``torch.set_num_threads`` sets the calling thread's count (and the default of threads not yet
-    started): each worker sets one and restores the caller's count when it is done. One workspace or one
-    item: the calling thread does it all, on the CPU with one intra-op thread too, and on accelerators as
-    it is, their kernels queued in order on one stream.
+    thread (see :func:`one_intra_op_thread`). One workspace or one item: the calling thread does it all,
+    on the CPU with one intra-op thread too, and on accelerators as it is, their kernels queued in order
+    on one stream.
     """
     torch = _torch()
     items = list(items)
-    caller_threads = torch.get_num_threads()
     if len(workspaces) == 1 or len(items) <= 1:
-        if workspaces[0].device.type != "cpu" or caller_threads == 1:
+        if workspaces[0].device.type != "cpu":
             return [task(item, workspaces[0]) for item in items]
-        torch.set_num_threads(1)  # a chunk's kernels, even alone, stall in OpenMP's joins under load
-        try:
+        with one_intra_op_thread():  # a chunk's kernels, even alone, stall in OpenMP's joins under load
             return [task(item, workspaces[0]) for item in items]
-        finally:
-            torch.set_num_threads(caller_threads)
     results = [None] * len(items)
     claim, lock, stop = itertools.count(), threading.Lock(), threading.Event()
 
     def work_through(work):
-        torch.set_num_threads(1)
         try:
-            with torch.no_grad():  # grad mode is per thread
+            with one_intra_op_thread(), torch.no_grad():  # grad mode is per thread
                 while not stop.is_set():
                     with lock:
                         position = next(claim)
@@ -346,8 +384,6 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
         except BaseException:
             stop.set()  # the other threads stop after their chunk
             raise
-        finally:
-            torch.set_num_threads(caller_threads)
 
     workers = workspaces[: len(items)]
     futures = [_threads(len(workers)).submit(work_through, work) for work in workers]

@@ -34,6 +34,7 @@ import numpy as np
 from .chunking import (
     Walk,
     Workspace,
+    can_confine_threads,
     exponent,
     sample_in_memory_order,
     scale_,
@@ -371,7 +372,8 @@ def _walk(t, plan: str) -> Walk:
     """The chunks the passes read: on the CPU, by up to ``CPU_WORKERS`` threads, each with a share of the
     chunk memory (CHUNK_ELEMENTS of 4-byte work values, half as many of 8-byte ones, for two threads)."""
     torch = _torch()
-    workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" else 1
+    # threads of its own only where each can run torch's kernels on one intra-op thread
+    workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" and can_confine_threads() else 1
     work_itemsize = work_dtype(t.dtype).itemsize
     base = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     limit = max(1, base * 4 // max(4, work_itemsize) * 2 // max(2, workers))

@@ -46,7 +46,7 @@ def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
     assert len(read) < 100  # the other thread stopped after its chunk
 
 
-def test_the_threads_leave_torch_thread_count_and_grad_mode_as_they_were():
+def test_a_display_changes_no_other_threads_count_nor_grad_mode():
     def new_thread_count():
         seen = []
         thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
@@ -55,10 +55,23 @@ def test_the_threads_leave_torch_thread_count_and_grad_mode_as_they_were():
         return seen[0]
 
     before = torch.get_num_threads(), new_thread_count()
-    t = torch.randn(1 << 20, requires_grad=True)
-    with torch.enable_grad():
-        result = tensor_stats(t * 2)
-    assert result.count == 1 << 20
+    counts, stop = [], threading.Event()
+
+    def start_threads():  # threads that start, and first use torch, while the statistics run
+        while not stop.is_set():
+            counts.append(new_thread_count())
+
+    starter = threading.Thread(target=start_threads)
+    starter.start()
+    try:
+        t = torch.randn(1 << 20, requires_grad=True)
+        with torch.enable_grad():
+            results = [tensor_stats(t * 2) for _ in range(3)]
+    finally:
+        stop.set()
+        starter.join()
+    assert all(result.count == 1 << 20 for result in results) and counts
+    assert set(counts) == {before[1]}
     assert (torch.get_num_threads(), new_thread_count()) == before
     assert torch.is_grad_enabled()
 
