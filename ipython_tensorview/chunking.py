@@ -37,14 +37,14 @@ def to_device(array, device):
 
 def work_dtype(dtype):
     """The dtype the statistics read ``dtype``'s values in: complex as magnitudes in the precision of
-    their parts, low precision floats as float32, integers as float64."""
+    their parts, low precision floats and quantized values as float32, integers as float64."""
     torch = _torch()
     if dtype in (torch.float32, torch.float64):
         return dtype
     if dtype == torch.complex128:
         return torch.float64
-    if dtype.is_floating_point or dtype.is_complex:
-        return torch.float32
+    if dtype.is_floating_point or dtype.is_complex or dtype in (torch.qint8, torch.quint8, torch.qint32):
+        return torch.float32  # quantized tensors dequantize to float32
     return torch.float64
 
 
@@ -202,10 +202,18 @@ class Workspace:
         self._buffers = {}
 
     def buffer(self, name: str, dtype, n: int):
+        """``n`` elements of the buffer ``name``: made at the first request's size (a pass over smaller
+        pieces, like the histogram's sample, keeps its buffers small), and at the chunk size if one asks more."""
         key = name, dtype
-        if key not in self._buffers:
-            self._buffers[key] = _torch().empty(self.size, dtype=dtype, device=self.device)
-        return self._buffers[key][:n]
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.numel() < n:
+            size = n if buffer is None else max(n, self.size)
+            buffer = self._buffers[key] = _torch().empty(size, dtype=dtype, device=self.device)
+        return buffer[:n]
+
+    def clear(self) -> None:
+        """Let the buffers go: the next pass, which may need others, makes what it uses."""
+        self._buffers.clear()
 
     def flat(self, view):
         """A chunk view as a flat tensor (see :func:`flat_piece`), copied where it must be into a buffer."""
@@ -234,8 +242,9 @@ class Workspace:
     def ones(self, n: int):
         """``n`` int64 ones, filled once per workspace."""
         torch = _torch()
-        if ("ones", torch.int64) not in self._buffers:
-            self.buffer("ones", torch.int64, self.size).fill_(1)
+        key = "ones", torch.int64
+        if key not in self._buffers or self._buffers[key].numel() < n:
+            self.buffer("ones", torch.int64, max(n, self.size)).fill_(1)
         return self.buffer("ones", torch.int64, n)
 
     def wide_values(self, piece):

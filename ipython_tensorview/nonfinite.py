@@ -70,6 +70,8 @@ def locate(t, limit: int, stop_early: bool) -> Location | None:
     firsts = []
     strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
     for lead, start, block in _blocks(t, limit):
+        if block.dtype.itemsize == 1 and block.is_floating_point():  # float8: no isfinite kernel
+            block = block.float()
         bad = torch.isfinite(block).logical_not_()
         base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
         flat = bad.reshape(-1)

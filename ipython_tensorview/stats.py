@@ -53,6 +53,8 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 19
 CPU_WORKERS = 4
 # how each device reads a tensor (see tensor_stats); devices not named here take "whole"
 PLANS = {"cpu": "chunks"}
+# the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
+SAMPLE_PIECE = 1 << 16
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
 SMALL_ELEMENTS = 4096
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
@@ -117,7 +119,7 @@ def _host_pass(t, walk: Walk, step: int):
     integers = _is_integer(t)
     sample = offsets = None
     if step > 1:
-        sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype)
+        sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
         offsets = walk.offsets
 
     def read(index, piece, work):
@@ -163,7 +165,11 @@ def _host_finite_row(values, work: Workspace) -> tuple:
     array, n = values.numpy(), values.numel()
     mask = work.buffer("mask", torch.bool, n).numpy()
     finite = np.count_nonzero(np.isfinite(array, out=mask))
-    low, high = np.fmin.reduce(array), np.fmax.reduce(array)  # these skip NaN, not Inf
+    # NumPy's fmin and fmax skip NaN but not Inf; multiplying by one quiets signalling NaNs (float8 fnuz
+    # NaNs arrive as float32's 0x7F800001), which their vector code mistakes for numbers
+    with np.errstate(invalid="ignore"):  # quieting a signalling NaN raises the invalid flag
+        quiet = np.multiply(array, 1, out=work.buffer("quiet", work.dtype, n).numpy())
+    low, high = np.fmin.reduce(quiet), np.fmax.reduce(quiet)
     if finite and math.isfinite(low) and math.isfinite(high):  # NaN alone: sums that skip it
         squared = torch.mul(values, values, out=work.buffer("clean", work.dtype, n))
         total, squares = torch.nansum(values).item(), torch.nansum(squared).item()
@@ -315,8 +321,9 @@ def _integer_mean_std(t, walk: Walk, moments: _Moments, count: int) -> tuple[flo
 
     def split_sums(index, piece, work):
         keys = work.integer_keys(piece, wide=True)
-        upper = torch.bitwise_right_shift(keys, 32)  # arithmetic: floor(keys / 2**32)
-        return torch.stack((upper.sum(), torch.bitwise_and(keys, 2**32 - 1).sum()))
+        halves = work.buffer("halves", torch.int64, piece.numel())  # no chunk-sized temporaries
+        upper = torch.bitwise_right_shift(keys, 32, out=halves).sum()  # arithmetic: floor(keys / 2**32)
+        return torch.stack((upper, torch.bitwise_and(keys, 2**32 - 1, out=halves).sum()))
 
     upper_sum, lower_sum = (int(x) for x in to_host(torch.stack(walk.map(split_sums)).sum(dim=0)))
     mean = Fraction(upper_sum * 2**32 + lower_sum, count) + key_shift
@@ -377,6 +384,8 @@ def _walk(t, plan: str) -> Walk:
     work_itemsize = work_dtype(t.dtype).itemsize
     base = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     limit = max(1, base * 4 // max(4, work_itemsize) * 2 // max(2, workers))
+    if t.is_quantized and t.dim() and t[0].numel() > limit:
+        workers = 1  # read by whole rows (see chunking.chunk_views): one row's worth of memory, not one per thread
     return Walk(t, limit, [Workspace(t, limit) for _ in range(workers)])
 
 
@@ -385,7 +394,7 @@ def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float
     """The histogram's counts: of the sample the first pass took where it took one, else read from the tensor."""
     if sample is None:
         return list(histogram(walk, bins, low, high, step, moments.unclean, by_bincount))
-    sample_walk = Walk(sample, walk.limit, walk.workspaces)
+    sample_walk = Walk(sample, min(walk.limit, SAMPLE_PIECE), walk.workspaces)
     unclean = np.arange(len(sample_walk)) if moments.unclean.size else moments.unclean
     return list(histogram(sample_walk, bins, low, high, 1, unclean, by_bincount, of_sample=True))
 
@@ -395,9 +404,10 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers beyond 2**53):
     the chunked passes handle those."""
     torch = _torch()
-    real = t.abs() if t.is_complex() else t
-    if real.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form
+    if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
         real = t.to(torch.complex64).abs()
+    else:
+        real = t.abs() if t.is_complex() else t
     array = real.to(torch.float64).resolve_neg().numpy().ravel()  # float64 views keep their neg bit
     finite_mask = np.isfinite(array)
     finite, nan, posinf = array, 0, 0
@@ -484,6 +494,8 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None) -> Stats | No
             moments = _whole_tensor_pass(t, walk)
         else:  # every dtype the reductions lack (float8, complex, integers...) is read in chunks
             moments = _first_pass(t, walk)
+        for work in walk.workspaces:  # the first pass's buffers are not the next passes' ones
+            work.clear()
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
         counts = ()

@@ -196,7 +196,7 @@ def _to_strided(t, steps: list[str]):
         steps.append(f"{quantized} -> dequantized {dtype_name(t.dtype)}")
     elif t._is_zerotensor():  # no data to move: the zeros are made on the host
         steps.append("ZeroTensor -> zeros" if t.device.type == "cpu" else f"ZeroTensor on {t.device} -> zeros on cpu")
-        t = torch.zeros(t.shape, dtype=t.dtype)
+        t = torch.zeros(t.shape, dtype=t.dtype, device="cpu")
     return t
 
 

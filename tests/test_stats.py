@@ -498,3 +498,49 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         holding = np.flatnonzero(per_index)
         assert (axis.holding, axis.size) == (holding.size, t.shape[axis.dim])
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
+
+
+def test_a_sampled_histogram_of_values_on_the_edges_has_numpys_shape():
+    # values on the bins' edges (0, 0.1, ..., 2.4 in 24 bins): float32 positions would bin some of them
+    # one off, and the picture would change from the exact histogram's comb at 4 Mi elements to flat above
+    from ipython_tensorview.histogram import HISTOGRAM_EXACT_ELEMENTS, bin_edges
+
+    n = HISTOGRAM_EXACT_ELEMENTS + 1
+    t = (torch.arange(n) % 25).float() * 0.1
+    result = tensor_stats(t)
+    step = result.histogram_step
+    sample = t[step // 2 :: step].double().numpy()
+    assert step > 1
+    expected = np.histogram(sample, bins=bin_edges(result.min, result.max, 24))[0]
+    expected[0], expected[-1] = max(expected[0], 1), max(expected[-1], 1)
+    assert result.histogram == tuple(expected.tolist())
+
+
+def test_signalling_nans_are_nans_to_the_statistics(path):
+    t = torch.arange(5000, dtype=torch.float32)
+    t.view(torch.int32)[::2] = 0x7F800001  # float32's signalling NaN: how float8 fnuz NaNs reach float32
+    result = tensor_stats(t)
+    assert (result.count, result.nan, result.min, result.max) == (2500, 2500, 1.0, 4999.0)
+    y = torch.linspace(-3, 3, 5000)
+    y[::2] = math.nan
+    fnuz = y.to(torch.float8_e4m3fnuz)
+    result = tensor_stats(fnuz)
+    _assert_matches(result, fnuz)
+    assert result.first_non_finite == (0,)
+
+
+def test_statistics_read_cpu_tensors_whatever_the_default_device():
+    t = torch.randn(5_000_000, generator=torch.Generator().manual_seed(0))
+    expected = tensor_stats(t)
+    torch.set_default_device("meta")
+    try:
+        result = tensor_stats(t)
+    finally:
+        torch.set_default_device(None)
+    assert result == expected
+
+
+def test_small_complex32_magnitudes_are_those_of_the_chunked_path():
+    t = torch.full((4096,), 1 + 1j, dtype=torch.complex64).to(torch.complex32)
+    small, chunked = tensor_stats(t), tensor_stats(torch.cat([t, t[:1]]))
+    assert small.max == chunked.max == float(torch.tensor(1 + 1j, dtype=torch.complex64).abs())
