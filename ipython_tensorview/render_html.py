@@ -62,23 +62,21 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
     )
 
 
-def scaled_up(rgba: np.ndarray) -> np.ndarray:
-    """The thumbnail repeated pixel by pixel (nearest neighbour: crisp without any style) to about
-    ``THUMBNAIL_DISPLAY`` px on its larger side, and at least ``THUMBNAIL_SHORT_SIDE`` on each side."""
+def scale(rgba: np.ndarray) -> tuple[int, int]:
+    """How many times the thumbnail's pixels repeat down and across (nearest neighbour: crisp without any
+    style): to about ``THUMBNAIL_DISPLAY`` px on its larger side, and ``THUMBNAIL_SHORT_SIDE`` at least on each."""
     height, width = rgba.shape[:2]
-    scale = max(1, THUMBNAIL_DISPLAY // max(height, width))
-    rows = max(scale, -(-THUMBNAIL_SHORT_SIDE // height))
-    columns = max(scale, -(-THUMBNAIL_SHORT_SIDE // width))
-    return np.repeat(np.repeat(rgba, rows, axis=0), columns, axis=1)
+    both = max(1, THUMBNAIL_DISPLAY // max(height, width))
+    return max(both, -(-THUMBNAIL_SHORT_SIDE // height)), max(both, -(-THUMBNAIL_SHORT_SIDE // width))
 
 
 def thumbnail_img(rgba: np.ndarray) -> str:
     height, width = rgba.shape[:2]
-    picture = scaled_up(rgba)
-    data = base64.b64encode(png(picture)).decode("ascii")
+    rows, columns = scale(rgba)
+    data = base64.b64encode(png(rgba, rows, columns)).decode("ascii")
     return (
         f'<img class="tensorview-thumbnail" alt="thumbnail, {height}x{width} samples" '
-        f'width="{picture.shape[1]}" height="{picture.shape[0]}" style="{_PICTURE}" '
+        f'width="{width * columns}" height="{height * rows}" style="{_PICTURE}" '
         f'src="data:image/png;base64,{data}"/>'
     )
 

@@ -122,7 +122,13 @@ def printed(array: np.ndarray, summarise: bool, linewidth: int | None = None) ->
 
 def wide_values(summary: Summary, linewidth: int) -> str:
     """The values printed ``linewidth`` columns wide where that changes them, else as the text shows them."""
-    if summary.preview is None or linewidth <= np.get_printoptions()["linewidth"]:
+    narrow = np.get_printoptions()["linewidth"]
+    if summary.preview is None or linewidth <= narrow:
+        return summary.values
+    # NumPy wraps a row where the next element would pass the line width: where no line comes that
+    # close, no row was wrapped and the wider printing is the same text
+    longest = max(map(len, summary.values.splitlines()), default=0)
+    if longest + max(map(len, summary.values.split()), default=0) + 1 <= narrow:
         return summary.values
     return printed(*summary.preview, linewidth=linewidth)
 
@@ -140,6 +146,8 @@ def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
     """
     adapter = adapter_for(obj)
     view = adapter.view(obj) if adapter is not None else None  # imports torch where needed
+    if view is not None and view.tensor is None:  # read where it lies, by its own library
+        return _summarize_in_place(obj, adapter, view, settings, values)
     torch = _torch()
     t = view.tensor if view is not None else obj
     show_values, values, stats, plain, preview = values, "", None, None, None
@@ -188,4 +196,26 @@ def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
         note=note,
         values=values,
         preview=preview,
+    )
+
+
+def _summarize_in_place(obj, adapter, view, settings: TensorView, values: bool) -> Summary:
+    """The summary of an array its adapter reads where it lies (a sharded JAX array)."""
+    preview = None
+    if values:
+        options = np.get_printoptions()
+        preview = adapter.preview(obj, options["threshold"], options["edgeitems"])
+    return Summary(
+        type_name=view.type_name,
+        shape=str(view.shape),
+        dtype=view.dtype,
+        device=view.device,
+        grad=view.grad,
+        nbytes=view.nbytes,
+        stored_bytes=view.nbytes,
+        stats=adapter.statistics(obj, settings.histogram_bins) if settings.stats else None,
+        note=view.note,
+        values=printed(*preview) if preview is not None else "",
+        preview=preview,
+        extra=view.facts,
     )

@@ -9,7 +9,7 @@ from ipython_tensorview.thumbnail import image_layout, png, thumbnail_rgba
 
 
 def _decode_png(data: bytes) -> np.ndarray:
-    """A minimal reader for the PNGs png() writes: one IDAT, RGBA8, filter 0 on every row."""
+    """A minimal reader for the PNGs png() writes: one IDAT, RGBA8, rows filtered with None, Sub or Up."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     position, chunks = 8, {}
     while position < len(data):
@@ -23,8 +23,17 @@ def _decode_png(data: bytes) -> np.ndarray:
     width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
     assert (depth, colour) == (8, 6)
     rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, 1 + width * 4)
-    assert (rows[:, 0] == 0).all()
-    return rows[:, 1:].reshape(height, width, 4)
+    pixels = np.zeros((height, width, 4), np.uint8)
+    for y, (kind, *line) in enumerate(rows):
+        line = np.array(line, np.uint8).reshape(width, 4)
+        if kind == 0:  # None
+            pixels[y] = line
+        elif kind == 1:  # Sub: each pixel plus its left neighbour, modulo 256
+            pixels[y] = np.cumsum(line, axis=0, dtype=np.uint8)
+        else:  # Up: plus the pixel above
+            assert kind == 2 and y > 0
+            pixels[y] = line + pixels[y - 1]
+    return pixels
 
 
 @pytest.mark.parametrize(
@@ -77,3 +86,10 @@ def test_no_thumbnail_for_other_shapes_or_kinds():
     assert thumbnail_rgba(torch.ones(10), 8) is None
     assert thumbnail_rgba(torch.eye(3).to_sparse(), 8) is None
     assert thumbnail_rgba(torch.ones(3, 3, dtype=torch.complex64), 8) is None
+
+
+@pytest.mark.parametrize("rows, columns", [(1, 1), (3, 1), (1, 4), (32, 32)])
+def test_a_scaled_png_decodes_to_each_pixel_repeated(rows, columns):
+    rgba = (np.random.default_rng(0).random((5, 7, 4)) * 255).astype(np.uint8)
+    expected = np.repeat(np.repeat(rgba, rows, axis=0), columns, axis=1)
+    np.testing.assert_array_equal(_decode_png(png(rgba, rows, columns)), expected)

@@ -20,7 +20,8 @@ ADAPTERS = ("dtensor", "jax", "dlpack")
 class ArrayView:
     """How a display sees an array of another library: a torch tensor over its data (or over the part of
     it this process holds), the array's own shape, size and names, and the library's facts as (label,
-    value) pairs."""
+    value) pairs. Without a tensor (a sharded JAX array), the adapter's ``statistics`` and ``preview``
+    read the array where it lies."""
 
     tensor: object
     type_name: str
@@ -30,6 +31,7 @@ class ArrayView:
     facts: tuple[tuple[str, str], ...] = ()
     grad: str = ""
     note: str = ""  # what the statistics and values describe, where it is not the whole array
+    dtype: str = ""  # where ``tensor`` is None (the array is read by its own library): its dtype
 
 
 _modules: list = []
