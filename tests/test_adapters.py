@@ -222,3 +222,52 @@ def test_the_listing_shows_other_libraries_arrays_and_dtensors(ip, mesh_of_one, 
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["x"] == ["x", "(2,", "3)", "float32", "cpu:0", "24", "B", "share"]
     assert rows["w"] == ["w", "(4,", "2)", "float32", "cpu", "32", "B", "share"]
+
+
+# ---- a JAX array sharded over four host devices (XLA's flag must be set before JAX starts: a child) ----
+
+SHARDED = """
+import json, os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from ipython_tensorview import convert
+from ipython_tensorview.config import TensorView
+from ipython_tensorview.render_text import render_text
+from ipython_tensorview.summary import summarize
+
+mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ("x", "y"))
+values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
+values[7, 2] = np.nan
+x = jax.device_put(jnp.asarray(values), NamedSharding(mesh, P("x", "y")))
+summary = summarize(x, TensorView())
+result = convert(x)
+json.dump({"text": render_text(summary, 200), "stats": [summary.stats.count, summary.stats.min, summary.stats.max,
+           summary.stats.mean, summary.stats.std, summary.stats.nan, list(summary.stats.histogram)],
+           "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
+           result.array, values, equal_nan=True))}, sys.stdout)
+"""
+
+
+def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
+    import json
+    import subprocess
+    import sys
+
+    from ipython_tensorview.histogram import bin_edges
+
+    done = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout)
+    header = seen["text"].splitlines()[0]
+    assert header.startswith("jax.Array (400, 6) float32 cpu:0..3 · sharding P('x', 'y') · mesh x=2 y=2 · "
+                             "shards 4 × (200, 3) · 9.4 KiB · min ")
+    values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
+    values[7, 2] = np.nan
+    finite = values[np.isfinite(values)].astype(np.float64)
+    count, low, high, mean, std, nan, histogram = seen["stats"]
+    assert (count, low, high, nan) == (finite.size, finite.min(), finite.max(), 1)
+    assert math.isclose(mean, finite.mean(), rel_tol=1e-5) and math.isclose(std, finite.std(), rel_tol=1e-5)
+    assert histogram == np.histogram(finite, bins=bin_edges(low, high, 24))[0].tolist()
+    assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
+    assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
