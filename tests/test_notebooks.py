@@ -31,6 +31,11 @@ def memory():
     return execute(EXAMPLES / "memory.ipynb")
 
 
+@pytest.fixture(scope="module")
+def other_arrays():
+    return execute(EXAMPLES / "other_arrays.ipynb")
+
+
 def outputs(notebook, source_start):
     """The outputs of the one code cell whose source is, or else starts with, ``source_start``."""
     code = [c for c in notebook.cells if c.cell_type == "code"]
@@ -42,8 +47,8 @@ def stream_text(cell_outputs, name="stdout"):
     return "".join(o.text for o in cell_outputs if o.output_type == "stream" and o.name == name)
 
 
-def test_every_code_cell_ran(quickstart, memory):
-    for notebook in (quickstart, memory):
+def test_every_code_cell_ran(quickstart, memory, other_arrays):
+    for notebook in (quickstart, memory, other_arrays):
         counts = [c.execution_count for c in notebook.cells if c.cell_type == "code"]
         assert all(counts) and counts == sorted(counts)
 
@@ -134,3 +139,19 @@ def test_extension_enabled_by_configuration(tmp_path):
     assert first[0].data["text/plain"] == "False"  # loaded at start, torch not imported
     assert stream_text(second) == "t -> ndarray float32 (3,): copied: copy (policy 'always')\n"
     assert third[0].data["text/plain"].startswith("Tensor (3,) float32 cpu · 12 B · min 1 max 1")
+
+
+def test_other_arrays_notebook(other_arrays):
+    (jax_array,) = outputs(other_arrays, "import jax.numpy")
+    assert jax_array.data["text/plain"].startswith("jax.Array (3, 4) float32 cpu:0 · memory immutable · 48 B")
+    assert html_facts(jax_array.data["text/html"])["type"] == "jax.Array"
+    assert stream_text(outputs(other_arrays, "a = %np x")).startswith(
+        "x -> ndarray float32 (3, 4): shares memory with the jax.Array, read-only")
+    (readonly,) = [o for o in outputs(other_arrays, "a = %np x") if o.output_type == "execute_result"]
+    assert readonly.data["text/plain"] == "False"
+    (dtensor,) = [o for o in outputs(other_arrays, "import os") if o.output_type == "execute_result"]
+    assert dtensor.data["text/plain"].startswith("DTensor (3, 4) float32 cpu · placements (Shard(dim=0))")
+    assert "(steps: gather: full_tensor())" in stream_text(outputs(other_arrays, "%np -g w"))
+    (both,) = outputs(other_arrays, '{"x": x, "w": w}')
+    lines = both.data["text/plain"].split("\n")
+    assert len(lines) == 2 and lines[0].startswith("{'x': jax.Array (3, 4)") and lines[1].startswith(" 'w': DTensor")
