@@ -271,3 +271,19 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert histogram == np.histogram(finite, bins=bin_edges(low, high, 24))[0].tolist()
     assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
+
+
+# ---- CuPy: only where CUDA and CuPy are (the device machine) ----
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cupy_array_is_read_on_its_device_and_copied_once(settings):
+    cupy = pytest.importorskip("cupy")
+    from ipython_tensorview.render_text import render_text
+    from ipython_tensorview.summary import summarize
+
+    x = cupy.arange(12, dtype=cupy.float32).reshape(3, 4)
+    shown = render_text(summarize(x, settings))
+    assert shown.startswith("cupy.ndarray (3, 4) float32 cuda:0 · 48 B · min 0 max 11 mean 5.5")
+    result = convert(x)
+    assert (result.shares_memory, result.steps) == (False, ("cuda:0 -> cpu",))
+    np.testing.assert_array_equal(result.array, np.arange(12, dtype=np.float32).reshape(3, 4))
