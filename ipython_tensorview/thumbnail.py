@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import math
 import struct
-import sys
 import zlib
 
 import numpy as np
 
-from .adapters.torch import DISPLAY_SETTINGS
+from .adapters.torch import DISPLAY_SETTINGS, picturable
 from .convert import convert
-from .tensor_kinds import is_raw_dtype
 
 # viridis at ten evenly spaced points: perceptually uniform, readable on light and dark backgrounds
 _VIRIDIS = np.array(
@@ -44,8 +42,7 @@ def image_layout(shape: tuple[int, ...]) -> str | None:
 
 def thumbnail_rgba(t, size: int) -> np.ndarray | None:
     """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies."""
-    torch = sys.modules["torch"]
-    if t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta or is_raw_dtype(t.dtype):
+    if not picturable(t):
         return None
     layout = image_layout(tuple(t.shape))
     if layout is None:

@@ -26,6 +26,12 @@ def _torch():
     return sys.modules["torch"]
 
 
+def picturable(t) -> bool:
+    """Whether a thumbnail can picture ``t``: strided, real, with data, of a dtype that has values."""
+    torch = _torch()
+    return not (t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta or is_raw_dtype(t.dtype))
+
+
 def nbytes(t) -> int:
     """Bytes the tensor's elements occupy (for sparse layouts: their indices and stored values)."""
     torch = _torch()
