@@ -22,6 +22,7 @@ from IPython.lib.pretty import Breakable
 
 from .adapters import adapter_for, displayable
 from .config import TensorView
+from .convert import one_line as error_line
 from .render_html import render_html
 from .render_text import one_line, render_text
 from .summary import Summary, summarize
@@ -44,12 +45,16 @@ TARGETS = (
 _ABSENT = object()
 
 
-def _fallback_repr(obj, error: Exception) -> str:
+def _fallback_repr(obj, error: Exception, nested: bool = False) -> str:
+    """The object's own repr, then one line saying why ours failed; inside a container, a single line."""
+    reason = error_line(error)
+    if nested:
+        return f"{type(obj).__name__} (ipython_tensorview could not display it: {reason})"
     try:
         text = repr(obj)
     except Exception:
         text = object.__repr__(obj)
-    return f"{text}\n(ipython_tensorview could not display this tensor: {type(error).__name__}: {error})"
+    return f"{text}\n(ipython_tensorview could not display this tensor: {reason})"
 
 
 def _columns_left(p) -> int:
@@ -62,7 +67,7 @@ def _columns_left(p) -> int:
             column = item.indentation + pending
             break
         pending += item.width
-    return max(20, p.max_width - column - 1)  # 1: the container's comma or closing bracket
+    return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
 
 
 class TensorFormatters:
@@ -95,7 +100,7 @@ class TensorFormatters:
                     return one_line(summarize(obj, self.settings, values=False), width)
                 return render_text(self.summary(obj), width)
         except Exception as e:  # a display never raises: torch's repr, with one line saying why
-            return _fallback_repr(obj, e)
+            return _fallback_repr(obj, e, nested)
 
     def html(self, obj) -> str | None:
         """text/html printer; None (no HTML, the text shows) when turned off or on failure."""
@@ -142,6 +147,8 @@ class TensorFormatters:
         try:
             adapter = adapter_for(obj)
             tensor = adapter.view(obj).tensor if adapter is not None else obj  # another library's: as torch
+            if tensor is None:  # read where it lies (a sharded JAX array): no picture
+                return None
             return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size)
         except TensorConversionError:
             return None

@@ -85,13 +85,18 @@ class NpMagics(Magics):
             print(self._tensor_table())
             return None
         value = self._evaluate(expression, local_ns)
+        distributed = value
         if options.get("gather"):
             value = self._gathered(expression, value)
         copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
             conversion = convert(value, copy, settings=self.settings)
-            if options.get("gather"):
-                conversion = replace(conversion, steps=("gather: full_tensor()", *conversion.steps))
+            if options.get("gather"):  # what the array shares, it shares with the DTensor's shard or nothing
+                from .adapters import dtensor
+
+                shares = conversion.shares_memory and dtensor.shares_with_shard(conversion.array, distributed)
+                conversion = replace(conversion, shares_memory=shares, source="DTensor",
+                                     steps=("gather: full_tensor()", *conversion.steps))
         except TensorConversionError as e:
             raise UsageError(f"%np {expression}: {e}") from e
         except MemoryError as e:
@@ -108,8 +113,10 @@ class NpMagics(Magics):
         from .adapters import dtensor
 
         if not dtensor.claims(value):
+            adapter = adapter_for(value)
+            kind = adapter.type_name(value) if adapter is not None else type(value).__name__
             raise UsageError(f"%np -g {expression}: -g/--gather gathers a DTensor's shards, and this is not a "
-                             f"DTensor but a {type(value).__name__}")
+                             f"DTensor but a {kind}")
         try:
             return dtensor.gather(value)
         except Exception as e:
@@ -214,6 +221,8 @@ def _table_row(name: str, t, settings: TensorView) -> tuple[str, ...]:
         adapter = adapter_for(t)
         if adapter is not None:  # what %np would do with it is what it does with the tensor it reads
             view = adapter.view(t)
+            if view.tensor is None:  # read where it lies: %np gathers it
+                return name, str(view.shape), view.dtype, view.device, view.grad, format_bytes(view.nbytes), "copy"
             return (name, str(view.shape), dtype_name(view.tensor.dtype), view.device, view.grad,
                     format_bytes(view.nbytes), verdict(view.tensor, settings=settings))
         with sys.modules["torch"]._C.DisableTorchFunctionSubclass():

@@ -59,12 +59,14 @@ def wrap_fields(fields: list[str], width: int) -> list[str]:
 
 
 # what a one-line header drops first, to fit its width
-_SHORTENINGS = (("sparkline",), ("std",), ("mean",), ("min", "max"), ("size",))
+_SHORTENINGS = (("sparkline",), ("std",), ("mean",), ("stats",), ("min", "max"), ("note",), ("size",),
+                ("shards", "shard", "memory"), ("mesh", "sharding", "placements"))
 
 
 def one_line(summary: Summary, width: int) -> str:
     """The header on one line of at most ``width`` columns where it can be: the sparkline goes first,
-    then std, mean, min and max, the size; never the type, shape, dtype, device or the NaN/Inf counts."""
+    then std, mean, the sample note, min and max, notes, the size, the library's facts; never the type,
+    shape, dtype, device or the NaN/Inf counts."""
     omit = frozenset()
     line = " · ".join(header_fields(summary))
     for part in _SHORTENINGS:

@@ -399,7 +399,7 @@ def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float
     return list(histogram(sample_walk, bins, low, high, 1, unclean, by_bincount, of_sample=True))
 
 
-def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
+def _small_stats(t, bins: int, repeats: int, sampled_from: int, value_range=None) -> Stats | None:
     """Statistics of a small CPU tensor, with NumPy on one float64 copy: a fraction of the chunked passes'
     fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers beyond 2**53):
     the chunked passes handle those."""
@@ -426,8 +426,9 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
         mean = float(np.add.reduce(finite)) / finite.size
         deviations = finite - mean  # subtracting the mean before squaring, as np.std does
         std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
-        if low < high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
-            bin_index = np.searchsorted(bin_edges(low, high, bins), finite, side="right") - 1
+        edge_low, edge_high = value_range or (low, high)
+        if edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
+            bin_index = np.searchsorted(bin_edges(edge_low, edge_high, bins), finite, side="right") - 1
             counts = np.bincount(np.minimum(bin_index, bins - 1), minlength=bins).tolist()
         else:
             counts = middle_bin(finite.size, bins)
@@ -448,26 +449,34 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int) -> Stats | None:
     )
 
 
-def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None = None) -> Stats | None:
+def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None = None,
+                 value_range: tuple[float, float] | None = None) -> Stats | None:
     """Statistics of a strided numeric tensor; None where they do not apply (bool, raw bits, empty).
     Where it holds NaN or Inf, they say where (see :mod:`.nonfinite`).
 
     ``plan``: "chunks" (the CPU's: every pass chunk by chunk, cache-sized) or "whole" (an accelerator's:
     whole-tensor reductions first, few kernel launches and waits); None picks by the tensor's device.
+    ``value_range``: the histogram's range, where it is not the tensor's own (a shard of a larger array).
     """
     torch = _torch()
     plan = plan or PLANS.get(t.device.type, "whole")
-    stats = _statistics(t, bins, max_elements, plan)
+    stats = _statistics(t, bins, max_elements, plan, value_range)
     if stats is not None and stats.non_finite() and not t.is_quantized:
         limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
+        # an expand()ed dimension repeats its first index: the first NaN is there, and is found at the
+        # cost of the distinct elements (the counts per index would be the repeats': not given)
+        repeated = [d for d in range(t.dim()) if t.stride(d) == 0 and t.shape[d] > 1] if not t.is_nested else []
+        distinct = t.detach()
+        for d in repeated:
+            distinct = distinct.narrow(d, 0, 1)
         with torch.no_grad():
-            where = locate(t.detach(), limit, stop_early=plan == "chunks")
+            where = locate(distinct, limit, stop_early=plan == "chunks")
         if where is not None:
-            stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=where.by_dim)
+            stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=() if repeated else where.by_dim)
     return stats
 
 
-def _statistics(t, bins: int, max_elements: int, plan: str | None) -> Stats | None:
+def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) -> Stats | None:
     torch = _torch()
     numeric = t.is_floating_point() or t.is_complex() or t.is_quantized or dtype_name(t.dtype) in _INTEGERS
     if t.numel() == 0 or not numeric:
@@ -480,7 +489,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None) -> Stats | No
     with torch.no_grad():
         t = t.detach()
         if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not t.is_quantized:
-            small = _small_stats(t, bins, repeats, sampled_from)
+            small = _small_stats(t, bins, repeats, sampled_from, value_range)
             if small is not None:
                 return small
         if plan == "chunks" and t.device.type != "cpu":
@@ -509,10 +518,13 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None) -> Stats | No
                 mean, std = _integer_mean_std(t, walk, moments, count)
             else:
                 mean, std = _careful_mean_std(walk, moments, count)
-            if low < high:
-                counts = _histogram(walk, moments, bins, low, high, step, sample, by_bincount=plan == "chunks")
+            edge_low, edge_high = value_range or (low, high)
+            if edge_low < edge_high:
+                counts = _histogram(walk, moments, bins, edge_low, edge_high, step, sample,
+                                    by_bincount=plan == "chunks")
                 if step > 1:  # a sample may miss the extremes; the exact min and max are known
-                    counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
+                    counts[0] = max(counts[0], 1) if low == edge_low else counts[0]
+                    counts[-1] = max(counts[-1], 1) if high == edge_high else counts[-1]
             else:
                 counts = middle_bin(count, bins)
             if moments.integer_extremes is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -125,10 +125,9 @@ def wide_values(summary: Summary, linewidth: int) -> str:
     narrow = np.get_printoptions()["linewidth"]
     if summary.preview is None or linewidth <= narrow:
         return summary.values
-    # NumPy wraps a row where the next element would pass the line width: where no line comes that
-    # close, no row was wrapped and the wider printing is the same text
-    longest = max(map(len, summary.values.splitlines()), default=0)
-    if longest + max(map(len, summary.values.split()), default=0) + 1 <= narrow:
+    # each row NumPy prints ends its last line with "]": a line that ends otherwise (but "...") is a
+    # wrapped row's beginning; where there is none, the wider printing is the same text
+    if all(line.endswith("]") or line.strip(" .,") == "" for line in summary.values.splitlines()):
         return summary.values
     return printed(*summary.preview, linewidth=linewidth)
 
@@ -170,6 +169,8 @@ def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
                 if source is not plain:
                     stats = torch_adapter.located_in_sparse(plain, stats)
     if view is not None:
+        if stats is not None and not view.whole:  # places in a shard are not places in the array
+            stats = replace(stats, first_non_finite=None, non_finite_by_dim=())
         return Summary(
             type_name=view.type_name,
             shape=str(view.shape),

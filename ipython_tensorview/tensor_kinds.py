@@ -209,7 +209,7 @@ def overlaps(array: np.ndarray, span: tuple[int, int] | None) -> bool:
     return low < span[1] and span[0] < high
 
 
-def _storage_span(t) -> tuple[int, int] | None:
+def storage_span(t) -> tuple[int, int] | None:
     if t.layout != _torch().strided or t.is_nested or t.is_quantized or t._is_zerotensor():
         return None
     storage = t.untyped_storage()
@@ -235,7 +235,7 @@ def _tensor_to_array(t, ml_dtypes: bool):
     # inside a torch.func transform, even the unwrapped tensor's ops go through the transform's layer
     outside_transforms = torch._C._DisableFuncTorch() if steps[:1] == [_UNWRAP_GRAD] else nullcontext()
     with torch.no_grad(), outside_transforms:
-        span = _storage_span(t)
+        span = storage_span(t)
         if t.requires_grad:
             t = t.detach()
             steps.append("detach")

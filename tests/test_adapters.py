@@ -1,7 +1,6 @@
 """Arrays of other libraries and DTensor: displayed and converted through their adapters."""
 
 import math
-import os
 import socket
 
 import numpy as np
@@ -114,8 +113,7 @@ def mesh_of_one():
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    dist.init_process_group("gloo", rank=0, world_size=1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
     try:
         yield init_device_mesh("cpu", (1,))
     finally:
@@ -144,7 +142,10 @@ def test_np_gather_runs_full_tensor_and_says_so(ip, mesh_of_one, capsys):
     ip.user_ns["w"] = distribute_tensor(torch.ones(2, 2), mesh_of_one, [Replicate()])
     array = ip.run_line_magic("np", "-g w")
     np.testing.assert_array_equal(array, np.ones((2, 2)))
-    assert "(steps: gather: full_tensor())" in capsys.readouterr().out
+    # on a mesh of one the gathered tensor is this rank's shard itself: said of the DTensor
+    assert np.shares_memory(array, ip.user_ns["w"].to_local().numpy())
+    assert capsys.readouterr().out == ("w -> ndarray float32 (2, 2): shares memory with the DTensor: in-place writes "
+                                       "to either show in both (steps: gather: full_tensor())\n")
     ip.user_ns["t"] = torch.ones(2)
     from IPython.core.error import UsageError
 
@@ -161,8 +162,7 @@ def _two_ranks(rank: int, port: int, results) -> None:
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate, Shard, distribute_tensor
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
         mesh = init_device_mesh("cpu", (2,))
         full = torch.arange(24.0).reshape(4, 6)
@@ -242,8 +242,9 @@ values[7, 2] = np.nan
 x = jax.device_put(jnp.asarray(values), NamedSharding(mesh, P("x", "y")))
 summary = summarize(x, TensorView())
 result = convert(x)
-json.dump({"text": render_text(summary, 200), "stats": [summary.stats.count, summary.stats.min, summary.stats.max,
-           summary.stats.mean, summary.stats.std, summary.stats.nan, list(summary.stats.histogram)],
+stats = summary.stats
+json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "stats": [stats.count, stats.min,
+           stats.max, stats.mean, stats.std, stats.nan, list(stats.histogram)],
            "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
            result.array, values, equal_nan=True))}, sys.stdout)
 """
@@ -271,6 +272,7 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert histogram == np.histogram(finite, bins=bin_edges(low, high, 24))[0].tolist()
     assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
+    assert seen["first"] == [7, 2] and "nan 1 (first at [7, 2])" in header
 
 
 # ---- CuPy: only where CUDA and CuPy are (the device machine) ----
@@ -287,3 +289,23 @@ def test_a_cupy_array_is_read_on_its_device_and_copied_once(settings):
     result = convert(x)
     assert (result.shares_memory, result.steps) == (False, ("cuda:0 -> cpu",))
     np.testing.assert_array_equal(result.array, np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+def test_a_bfloat16_jax_array_through_ml_dtypes_is_read_only(settings):
+    settings.ml_dtypes = True
+    x = jnp.arange(4).astype(jnp.bfloat16)
+    result = convert(x, settings=settings)
+    assert result.shares_memory and not result.array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        result.array[0] = 42
+    assert float(x[0]) == 0.0
+
+
+def test_a_failing_array_inside_a_container_keeps_one_line(display):
+    plain, _ = display
+    dead = jnp.ones(3)
+    dead.delete()
+    text = plain([dead, torch.ones(2)])
+    assert "\n" not in text and text.startswith(
+        "[ArrayImpl (ipython_tensorview could not display it: TensorConversionError: this jax.Array has been "
+        "deleted (its buffer is gone)), Tensor (2,) float32 cpu")

@@ -594,3 +594,44 @@ def test_a_sparse_tensor_says_where_its_nan_is_among_its_indices(display):
     assert "along dim" not in html(coo)
     csr = dense.to_sparse_csr()
     assert "nan 1 ·" in plain(csr) + " ·" and "first at" not in plain(csr)
+
+
+@pytest.mark.parametrize("width, make", [(84, lambda t: (t,)), (80, lambda t: [[[[[[t]]]]]]), (40, lambda t: [t, t])])
+def test_a_tensor_deep_in_containers_stays_within_the_width(ip, width, make):
+    plain = ip.display_formatter.formatters["text/plain"]
+    plain.max_width = width
+    try:
+        text = plain(make(torch.randn(1000, generator=torch.Generator().manual_seed(0))))
+    finally:
+        plain.max_width = 79
+    assert all(len(line) <= width for line in text.split("\n")), text
+
+
+def test_an_expanded_tensor_with_a_nan_is_located_at_the_cost_of_its_distinct_elements(display):
+    import time
+
+    plain, _ = display
+    column = torch.zeros(100_000, 1)
+    column[-1] = math.nan
+    started = time.perf_counter()
+    header = plain(column.expand(100_000, 100_000)).splitlines()[0]
+    assert time.perf_counter() - started < 5  # the logical tensor is 10**10 elements
+    assert "nan 100000 (first at [99999, 0])" in header
+
+
+def test_the_html_values_are_reprinted_wide_where_a_row_wrapped(display):
+    _, html = display
+    t = torch.tensor([345.95, 596.40, -1420.61, -697.93, -474.57], dtype=torch.float64)
+    values = "".join(Tree(html(t)).text["tensorview-values"])
+    assert values == np.array2string(t.numpy(), max_line_width=120) and "\n" not in values
+
+
+def test_a_one_line_header_sheds_the_sample_note_with_the_statistics(ip):
+    plain = ip.display_formatter.formatters["text/plain"]
+    ip.run_line_magic("config", "TensorView.stats_max_elements = 1000")
+    plain.max_width = 60
+    try:
+        text = plain([torch.randn(100_000), 1])
+    finally:
+        plain.max_width = 79
+    assert "sample" not in text and text.startswith("[Tensor (100000,) float32 cpu")

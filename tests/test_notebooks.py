@@ -149,7 +149,7 @@ def test_other_arrays_notebook(other_arrays):
         "x -> ndarray float32 (3, 4): shares memory with the jax.Array, read-only")
     (readonly,) = [o for o in outputs(other_arrays, "a = %np x") if o.output_type == "execute_result"]
     assert readonly.data["text/plain"] == "False"
-    (dtensor,) = [o for o in outputs(other_arrays, "import os") if o.output_type == "execute_result"]
+    (dtensor,) = [o for o in outputs(other_arrays, "import socket") if o.output_type == "execute_result"]
     assert dtensor.data["text/plain"].startswith("DTensor (3, 4) float32 cpu · placements (Shard(dim=0))")
     assert "(steps: gather: full_tensor())" in stream_text(outputs(other_arrays, "%np -g w"))
     (both,) = outputs(other_arrays, '{"x": x, "w": w}')

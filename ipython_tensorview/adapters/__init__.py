@@ -32,6 +32,7 @@ class ArrayView:
     grad: str = ""
     note: str = ""  # what the statistics and values describe, where it is not the whole array
     dtype: str = ""  # where ``tensor`` is None (the array is read by its own library): its dtype
+    whole: bool = True  # False where ``tensor`` is a part (a DTensor's shard): its indices are not the array's
 
 
 _modules: list = []

@@ -51,7 +51,7 @@ def view(obj) -> ArrayView:
     elif not whole_here(obj):
         note = f"statistics and values of rank {rank}'s shard; %np --gather for the whole (a collective)"
     return ArrayView(local, type_name(obj), tuple(obj.shape), obj.numel() * obj.element_size(), str(local.device),
-                     facts, grad_state(obj), note)
+                     facts, grad_state(obj), note, whole=whole_here(obj))
 
 
 def to_array(obj, *, ml_dtypes: bool = False):
@@ -68,3 +68,11 @@ def gather(obj):
     """The whole tensor, on every rank: ``full_tensor()``, a collective."""
     return obj.full_tensor()
 
+
+
+def shares_with_shard(array, obj) -> bool:
+    """Whether ``array`` shares memory with the shard of ``obj`` this rank holds (a gathered tensor does
+    on a mesh of one: it is the shard)."""
+    from ..tensor_kinds import overlaps, storage_span
+
+    return overlaps(array, storage_span(local_tensor(obj)))

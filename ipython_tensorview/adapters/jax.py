@@ -21,8 +21,18 @@ TYPE_NAME = "jax.Array"
 
 
 def claims(obj) -> bool:
-    module = type(obj).__module__
-    return (module.startswith("jaxlib") or module.startswith("jax.")) and hasattr(type(obj), "sharding")
+    cls = type(obj)
+    module = cls.__module__
+    # arrays of numbers (a typed PRNG key array has a sharding, but no data DLPack could carry)
+    return (module.startswith("jaxlib") or module.startswith("jax.")) and all(
+        hasattr(cls, name) for name in ("sharding", "__dlpack__", "__dlpack_device__"))
+
+
+def _alive(obj) -> None:
+    from ..tensor_kinds import TensorConversionError
+
+    if obj.is_deleted():
+        raise TensorConversionError("this jax.Array has been deleted (its buffer is gone)", "deleted")
 
 
 def type_name(obj) -> str:
@@ -50,13 +60,18 @@ def sharded(obj) -> bool:
 
 
 def view(obj) -> ArrayView:
+    _alive(obj)
     devices = _devices(obj)
     if len(devices) == 1:
         t = dlpack.as_tensor(obj)
         return ArrayView(t, TYPE_NAME, tuple(obj.shape), int(obj.nbytes), device_name(devices[0]),
                          (("memory", "immutable"),))
+    note = ""
+    if obj.dtype == bool and obj.size:
+        true = true_count(obj)
+        note = f"bool: {true} of {obj.size} true ({true / obj.size:.1%})"
     return ArrayView(None, TYPE_NAME, tuple(obj.shape), int(obj.nbytes), _devices_text(devices), _sharding_facts(obj),
-                     dtype=str(obj.dtype))
+                     note=note, dtype=str(obj.dtype))
 
 
 def _sharding_facts(obj) -> tuple[tuple[str, str], ...]:
@@ -75,8 +90,13 @@ def _sharding_facts(obj) -> tuple[tuple[str, str], ...]:
 
 
 def to_array(obj, *, ml_dtypes: bool = False):
+    _alive(obj)
     if not sharded(obj):
-        return dlpack.to_array(obj, ml_dtypes=ml_dtypes)
+        array, steps, shares = dlpack.to_array(obj, ml_dtypes=ml_dtypes)
+        if shares and array.flags.writeable:  # through torch (bfloat16 with ml_dtypes): still JAX's memory
+            array = array.view()
+            array.flags.writeable = False
+        return array, steps, shares
     array = np.asarray(obj)  # the gather
     steps = [f"gathered {len(obj.addressable_shards)} shards from {_devices_text(_devices(obj))}"]
     if array.dtype.kind == "V" or array.dtype.name not in np.sctypeDict:  # bfloat16 and its kin
@@ -85,40 +105,56 @@ def to_array(obj, *, ml_dtypes: bool = False):
     return array, steps, False
 
 
+def _shards(obj) -> list:
+    """Each distinct shard once (a replicated one has copies on several devices), as (global offset of its
+    first element, torch tensor over its memory on its device)."""
+    shards = []
+    for shard in obj.addressable_shards:
+        if shard.replica_id == 0:
+            offset = tuple(index.start or 0 for index in shard.index) if obj.ndim else ()
+            shards.append((offset, dlpack.as_tensor(shard.data)))
+    return shards
+
+
 def statistics(obj, bins: int):
-    """The statistics of a sharded array, by reductions XLA runs on its devices; one fetch of a few numbers
-    and one of the histogram's counts. Sums are taken in float32 after a shift by the middle of the range."""
-    import jax.numpy as jnp
+    """The statistics of a sharded array, each shard read where it lies by the torch engine (through
+    DLPack, without a copy) and the results merged: exact counts, min and max; mean and std merged in
+    float64; the histogram counted in each shard over the global range."""
+    from ..histogram import middle_bin
+    from ..stats import Stats, tensor_stats
 
-    from ..histogram import bin_edges, middle_bin
-    from ..stats import Stats
-
-    x = obj
-    floating = jnp.issubdtype(x.dtype, jnp.floating)
-    values = x.astype(jnp.float32)
-    finite = jnp.isfinite(values)
-    if floating:
-        low, high = jnp.where(finite, x, jnp.inf).min(), jnp.where(finite, x, -jnp.inf).max()
-    else:
-        low, high = x.min(), x.max()
-    facts = [finite.sum(), low, high, jnp.isnan(values).sum(), (values == jnp.inf).sum(), (values == -jnp.inf).sum()]
-    count, low, high, nan, posinf, neginf = (v.item() for v in facts)
+    shards = _shards(obj)
+    parts = [(offset, t, tensor_stats(t, bins=bins)) for offset, t in shards]
+    parts = [(offset, t, stats) for offset, t, stats in parts if stats is not None]
+    if not parts:
+        return None
+    count = sum(stats.count for _, _, stats in parts)
+    nan, posinf, neginf = (sum(getattr(stats, name) for _, _, stats in parts) for name in ("nan", "posinf", "neginf"))
+    firsts = [tuple(o + i for o, i in zip(offset, stats.first_non_finite))
+              for offset, _, stats in parts if stats.first_non_finite is not None]
+    first = min(firsts) if firsts else None
+    of = parts[0][2].of
     if not count:
-        return Stats(0, math.nan, math.nan, math.nan, math.nan, int(nan), int(posinf), int(neginf))
-    centre = float(low) / 2 + float(high) / 2
-    shifted = jnp.where(finite, values - centre, 0.0)
-    total, squares = (v.item() for v in (shifted.sum(), (shifted * shifted).sum()))
-    offset = total / count
-    mean, std = centre + offset, math.sqrt(max(squares / count - offset * offset, 0.0))
+        return Stats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, of=of, first_non_finite=first)
+    counted = [(offset, t, stats) for offset, t, stats in parts if stats.count]
+    low, high = min(stats.min for _, _, stats in counted), max(stats.max for _, _, stats in counted)
+    mean = math.fsum(stats.count * stats.mean for _, _, stats in counted) / count
+    variance = math.fsum(stats.count * (stats.std**2 + (stats.mean - mean) ** 2) for _, _, stats in counted) / count
+    step = max(stats.histogram_step for _, _, stats in counted)
     if low < high:
-        edges = bin_edges(float(low), float(high), bins)
-        counts = jnp.histogram(jnp.where(finite, values, -jnp.inf), bins=jnp.asarray(edges, dtype=jnp.float32))[0]
-        histogram = tuple(int(n) for n in np.asarray(counts))
+        histogram = np.zeros(bins, dtype=np.int64)
+        for _, t, _ in counted:
+            histogram += tensor_stats(t, bins=bins, value_range=(float(low), float(high))).histogram
+        histogram = tuple(int(n) for n in histogram)
     else:
-        histogram = tuple(middle_bin(int(count), bins))
-    exact = int if not floating else float
-    return Stats(int(count), exact(low), exact(high), min(max(mean, float(low)), float(high)), std, int(nan),
-                 int(posinf), int(neginf), histogram)
+        histogram = tuple(middle_bin(count, bins))
+    return Stats(count, low, high, min(max(mean, float(low)), float(high)), math.sqrt(max(variance, 0.0)), nan,
+                 posinf, neginf, histogram, of=of, histogram_step=step, first_non_finite=first)
+
+
+def true_count(obj) -> int:
+    """How many elements of a sharded boolean array are true, counted shard by shard."""
+    return sum(int(t.count_nonzero()) for _, t in _shards(obj))
 
 
 def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
