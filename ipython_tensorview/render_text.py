@@ -24,13 +24,14 @@ def sparkline(histogram: tuple[int, ...]) -> str:
     )
 
 
-def header_fields(summary: Summary, omit: frozenset[str] = frozenset()) -> list[str]:
-    """The header's fields, from the display's one list of facts, then the sparkline.
+def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[str]:
+    """The header's fields, from the display's one list of facts (``listed``, where already made), then the
+    sparkline.
 
     ``omit``: facts to leave out to save room, by label ("size", "min", "mean", ...), or "sparkline".
     """
     fields: dict[str, list] = {}
-    for fact in facts(summary):
+    for fact in facts(summary) if listed is None else listed:
         if fact.label.removeprefix("|z| ") not in omit:
             fields.setdefault(fact.field, []).append(fact)
     # a field of labelless facts alone (a "|z|" whose statistics were all omitted) says nothing
@@ -67,13 +68,13 @@ def one_line(summary: Summary, width: int) -> str:
     """The header on one line of at most ``width`` columns where it can be: the sparkline goes first,
     then std, mean, the sample note, min and max, notes, the size, the library's facts; never the type,
     shape, dtype, device or the NaN/Inf counts."""
-    omit = frozenset()
-    line = " · ".join(header_fields(summary))
+    omit, listed = frozenset(), facts(summary)
+    line = " · ".join(header_fields(summary, omit, listed))
     for part in _SHORTENINGS:
         if len(line) <= width:
             break
         omit |= set(part)
-        line = " · ".join(header_fields(summary, omit))
+        line = " · ".join(header_fields(summary, omit, listed))
     return line
 
 
