@@ -427,7 +427,9 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int, value_range=None
         deviations = finite - mean  # subtracting the mean before squaring, as np.std does
         std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
         edge_low, edge_high = value_range or (low, high)
-        if edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
+        if not bins:
+            counts = []
+        elif edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
             bin_index = np.searchsorted(bin_edges(edge_low, edge_high, bins), finite, side="right") - 1
             counts = np.bincount(np.minimum(bin_index, bins - 1), minlength=bins).tolist()
         else:
@@ -457,6 +459,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     ``plan``: "chunks" (the CPU's: every pass chunk by chunk, cache-sized) or "whole" (an accelerator's:
     whole-tensor reductions first, few kernel launches and waits); None picks by the tensor's device.
     ``value_range``: the histogram's range, where it is not the tensor's own (a shard of a larger array).
+    ``bins=0``: no histogram, and none of its cost.
     """
     torch = _torch()
     plan = plan or PLANS.get(t.device.type, "whole")
@@ -519,7 +522,9 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             else:
                 mean, std = _careful_mean_std(walk, moments, count)
             edge_low, edge_high = value_range or (low, high)
-            if edge_low < edge_high:
+            if not bins:  # no histogram asked for (a one-line display has no room for one)
+                counts = []
+            elif edge_low < edge_high:
                 counts = _histogram(walk, moments, bins, edge_low, edge_high, step, sample,
                                     by_bincount=plan == "chunks")
                 if step > 1:  # a sample may miss the extremes; the exact min and max are known

@@ -138,7 +138,7 @@ def _torch():
 
 def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
     """Every fact the text and HTML displays show, read from the array as it is now; without ``values``,
-    the header's facts alone (an array shown on one line inside a container).
+    the header's facts alone, without a histogram (an array shown on one line inside a container).
 
     A torch tensor is read directly; an array of another library (or a DTensor) through its adapter,
     as a torch tensor over its data, with the library's own facts.
@@ -165,7 +165,8 @@ def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
                 values = printed(*preview)
             source = torch_adapter.stats_source(plain) if settings.stats else None
             if source is not None and source.numel():
-                stats = tensor_stats(source, bins=settings.histogram_bins, max_elements=settings.stats_max_elements)
+                bins = settings.histogram_bins if show_values else 0  # one line has no room for a sparkline
+                stats = tensor_stats(source, bins=bins, max_elements=settings.stats_max_elements)
                 if source is not plain:
                     stats = torch_adapter.located_in_sparse(plain, stats)
     if view is not None:
@@ -214,7 +215,7 @@ def _summarize_in_place(obj, adapter, view, settings: TensorView, values: bool) 
         grad=view.grad,
         nbytes=view.nbytes,
         stored_bytes=view.nbytes,
-        stats=adapter.statistics(obj, settings.histogram_bins) if settings.stats else None,
+        stats=adapter.statistics(obj, settings.histogram_bins if values else 0) if settings.stats else None,
         note=view.note,
         values=printed(*preview) if preview is not None else "",
         preview=preview,

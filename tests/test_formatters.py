@@ -559,8 +559,10 @@ def test_a_one_line_header_sheds_the_sparkline_then_std_then_mean_rather_than_wr
     from ipython_tensorview.summary import summarize
 
     t = torch.tensor([1.0, 2.0, 4.0, math.nan])
-    summary = summarize(t, summary_module.TensorView(), values=False)
+    summary = summarize(t, summary_module.TensorView())
     nan = "nan 1 (first at [3])"
+    # inside a container there is no room for a sparkline: the summary for one line has no histogram
+    assert summarize(t, summary_module.TensorView(), values=False).stats.histogram == ()
     full = header(summary)
     spark = "█" + " " * 7 + "█" + " " * 14 + "█"  # 1, 2 and 4 in 24 bins from 1 to 4: bins 0, 8 and 23
     assert full == f"Tensor (4,) float32 cpu · 16 B · min 1 max 4 mean 2.333 std 1.247 · {nan} · {spark}"

@@ -141,7 +141,9 @@ def statistics(obj, bins: int):
     mean = math.fsum(stats.count * stats.mean for _, _, stats in counted) / count
     variance = math.fsum(stats.count * (stats.std**2 + (stats.mean - mean) ** 2) for _, _, stats in counted) / count
     step = max(stats.histogram_step for _, _, stats in counted)
-    if low < high:
+    if not bins:
+        histogram = ()
+    elif low < high:
         histogram = np.zeros(bins, dtype=np.int64)
         for _, t, _ in counted:
             histogram += tensor_stats(t, bins=bins, value_range=(float(low), float(high))).histogram
