@@ -3,10 +3,10 @@
 One on a single device is a DLPack array (see :mod:`.dlpack`), immutable: ``%np`` gives a read-only view
 of its host memory, and a display reads it as a torch tensor over the same memory.
 
-One sharded over several devices stays where it is: its statistics are reductions that XLA runs on the
-devices over the global array (no shard is gathered to the host), its values are the edge elements NumPy
-prints, gathered by index, and the display names the sharding, the mesh and the shards. ``%np`` gathers it
-and says so.
+One sharded over several devices stays where it is: each distinct shard is read on its own device by
+the torch engine, through DLPack (no shard is gathered to the host), and the results are merged; its
+values are the edge elements NumPy prints, gathered by index, and the display names the sharding, the
+mesh and the shards. ``%np`` gathers it and says so.
 """
 
 from __future__ import annotations
