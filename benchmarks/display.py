@@ -7,6 +7,9 @@ DisplayFormatter as a frontend asks for them, the best of a few runs. "Busy neig
 float32 figures while another process spins on a CPU core. Small tensors are compared with torch's repr
 and with the same display without the extension (IPython's formatters calling torch's repr).
 
+Then the containers against torch's repr, IPython's display without the extension and lovely-tensors
+(in a child: its monkey_patch changes torch's repr for the whole process).
+
 Peak memory comes last: each display runs in a fresh child process that builds the same tensor (fixed
 seed), warms the code up on a small tensor, resets its resident-set high-water mark (Linux:
 /proc/self/clear_refs) and displays once; the peak is how far resident memory rose. The best of three.
@@ -192,6 +195,47 @@ def memory(elements: int) -> None:
                   f"{peak / 2**20:7.1f} MiB {peak / size:9.3f}", flush=True)
 
 
+def _containers_with_lovely(results) -> None:
+    """In a child: lovely-tensors patches torch's repr for the whole process."""
+    import lovely_tensors
+
+    many, state = _containers()
+    lovely_tensors.monkey_patch()
+    results.put([min(timeit.repeat(lambda obj=obj: repr(obj), number=1, repeat=3)) for obj in (many, state)])
+
+
+def _containers():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nn.Transformer's note about nested tensors
+        model = torch.nn.Transformer(d_model=256, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                                     dim_feedforward=1024)
+    return [torch.randn(3) for _ in range(1000)], model.state_dict()
+
+
+def containers(display) -> None:
+    """The containers against torch's repr, IPython's display without the extension and lovely-tensors."""
+    many, state = _containers()
+    bare = DisplayFormatter()
+    rows = [[best(lambda obj=obj: repr(obj)), best(lambda obj=obj: bare.format(obj)),
+             best(lambda obj=obj: display.format(obj))] for obj in (many, state)]
+    try:
+        import lovely_tensors  # noqa: F401
+
+        results = multiprocessing.get_context("spawn").Queue()
+        child = multiprocessing.get_context("spawn").Process(target=_containers_with_lovely, args=(results,))
+        child.start()
+        for row, seconds in zip(rows, results.get()):
+            row.append(seconds)
+        child.join()
+    except ImportError:
+        pass
+    print(f"\n{'container':28} {'torch repr':>11} {'IPython':>11} {'this':>11} {'lovely':>11}  (x repr)")
+    for name, row in zip(("list of 1000 (3,) tensors", "Transformer state_dict"), rows):
+        times = " ".join(f"{seconds * 1e3:8.1f} ms" for seconds in row)
+        ratios = ", ".join(f"{seconds / row[0]:.2f}" for seconds in row[1:])
+        print(f"{name:28} {times}  ({ratios})", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", type=float, default=1e8)
@@ -207,6 +251,7 @@ def main():
     for group in (large(display, elements), busy_neighbour(display, elements), small(display), np_magic()):
         for name, seconds, baseline in group:
             print(f"{name:48} {seconds * 1e3:8.2f} ms {baseline * 1e3:8.2f} ms {seconds / baseline:6.2f}x", flush=True)
+    containers(display)
     if not args.no_memory:
         memory(elements)
 
