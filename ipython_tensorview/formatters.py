@@ -14,6 +14,7 @@ the next, so no write to a tensor (through NumPy, ``.data`` or anything else) ca
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import warnings
@@ -68,6 +69,28 @@ def _columns_left(p) -> int:
             break
         pending += item.width
     return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
+
+
+def _holds_arrays(value) -> bool:
+    try:
+        return any(displayable(getattr(value, field.name, None)) for field in dataclasses.fields(value))
+    except Exception:
+        return False
+
+
+def _dataclass_printer(obj, p, cycle) -> None:
+    """``Name(field=value, ...)`` with each value through the pretty printer, as a dataclass's repr reads."""
+    name = type(obj).__qualname__
+    if cycle:
+        p.text(f"{name}(...)")
+        return
+    with p.group(len(name) + 1, f"{name}(", ")"):
+        for index, field in enumerate(f for f in dataclasses.fields(obj) if f.repr):
+            if index:
+                p.text(",")
+                p.breakable()
+            p.text(f"{field.name}=")
+            p.pretty(getattr(obj, field.name))
 
 
 class TensorFormatters:
@@ -132,14 +155,39 @@ class TensorFormatters:
             outermost = getattr(self._output, "summaries", None) is None
             if outermost:
                 self._output.summaries = {}
+            plain = display_formatter.formatters.get("text/plain")
+            lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
             try:
                 return original(obj, include=include, exclude=exclude)
             finally:
+                for cls in lent:
+                    plain.type_printers.pop(cls, None)
                 if outermost:
                     self._output.summaries = None  # the output is complete: forget everything
 
         display_formatter.format = format
         self._wrapped = (display_formatter, format, previous)
+
+    def _lend_dataclass_printers(self, plain, obj) -> list:
+        """Printers, for this output only, for the dataclasses it shows (itself, or in a list, tuple or
+        dict it is) that hold arrays: IPython prints a dataclass with its own ``__repr__``, which would
+        print a tensor in it with torch's, over many lines; ours prints its fields through the pretty
+        printer, where each array takes one line. Returns the classes given one."""
+        if plain is None:
+            return []
+        candidates = [obj]
+        if isinstance(obj, (list, tuple)):
+            candidates = list(obj[:1000])
+        elif isinstance(obj, dict):
+            candidates = list(obj.values())[:1000]
+        lent = []
+        for value in candidates:
+            cls = type(value)
+            if (dataclasses.is_dataclass(value) and not isinstance(value, type) and cls not in lent
+                    and cls not in plain.type_printers and _holds_arrays(value)):
+                plain.type_printers[cls] = _dataclass_printer
+                lent.append(cls)
+        return lent
 
     def _thumbnail(self, obj):
         if not self.settings.thumbnail:

@@ -42,20 +42,53 @@ def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: 
     return lines
 
 
+def _header_facts(summary: Summary) -> list[list[str]]:
+    """The header's fields as lists of their facts' texts, for breaking a field too long for a line."""
+    fields: dict[str, list[str]] = {}
+    for fact in facts(summary):
+        fields.setdefault(fact.field, []).append(fact.text)
+    # "|z|" (a labelless fact) stays with the fact after it
+    grouped = [[text for text in _joined_labelless(texts)] for texts in fields.values()]
+    if summary.stats is not None:
+        spark = sparkline(summary.stats.histogram).rstrip()
+        grouped += [[spark]] if spark else []
+    return grouped
+
+
+def _joined_labelless(texts: list[str]) -> list[str]:
+    out = []
+    for text in texts:
+        if out and out[-1] == "|z|":
+            out[-1] = f"|z| {text}"
+        elif text:
+            out.append(text)
+    return out
+
+
 def header(summary: Summary) -> str:
     """The header on one line."""
     return " · ".join(header_fields(summary))
 
 
-def wrap_fields(fields: list[str], width: int) -> list[str]:
-    """Fields joined by " · " into lines of at most ``width`` columns, broken between fields, never inside
-    one (a field longer than the width has a line to itself)."""
+def wrap_fields(fields: list[list[str]], width: int) -> list[str]:
+    """Fields (each a list of facts, joined by spaces) joined by " · " into lines of at most ``width``
+    columns, broken between fields; a field too long for a line of its own is broken between its facts,
+    never inside one."""
     lines = []
     for field in fields:
-        if lines and len(lines[-1]) + 3 + len(field) <= width:
-            lines[-1] += " · " + field
+        text = " ".join(field)
+        if lines and len(lines[-1]) + 3 + len(text) <= width:
+            lines[-1] += " · " + text
+        elif len(text) <= width:
+            lines.append(text)
         else:
-            lines.append(field)
+            first = True
+            for fact in field:
+                if lines and not first and len(lines[-1]) + 1 + len(fact) <= width:
+                    lines[-1] += " " + fact
+                else:
+                    lines.append(fact)
+                first = False
     return lines
 
 
@@ -81,8 +114,7 @@ def one_line(summary: Summary, width: int) -> str:
 def render_text(summary: Summary, width: int = 0) -> str:
     """Header, wrapped between facts to ``width`` columns (0: one line), then the values as NumPy prints
     them (nothing more where there is no data)."""
-    fields = header_fields(summary)
-    lines = wrap_fields(fields, width) if width else [" · ".join(fields)]
+    lines = wrap_fields(_header_facts(summary), width) if width else [header(summary)]
     if summary.values:
         lines.append(summary.values)
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 import gc
 import math
 import subprocess
@@ -637,3 +638,43 @@ def test_a_one_line_header_sheds_the_sample_note_with_the_statistics(ip):
     finally:
         plain.max_width = 79
     assert "sample" not in text and text.startswith("[Tensor (100000,) float32 cpu")
+
+
+@dataclasses.dataclass
+class Batch:
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    name: str = "train"
+
+
+@dataclasses.dataclass
+class Plain:
+    x: int
+
+
+def test_a_dataclass_holding_tensors_shows_each_on_one_line_for_that_output_only(ip):
+    plain = ip.display_formatter.formatters["text/plain"]
+    batch = Batch(torch.zeros(32, 128), torch.arange(4))
+    data, _ = ip.display_formatter.format(batch)
+    # 79 columns: the first line sheds its std
+    assert data["text/plain"] == ("Batch(inputs=Tensor (32, 128) float32 cpu · 16.0 KiB · min 0 max 0 mean 0,\n"
+                                  "      labels=Tensor (4,) int64 cpu · 32 B · min 0 max 3 mean 1.5 std 1.118,\n"
+                                  "      name='train')")
+    listed, _ = ip.display_formatter.format([batch])
+    assert listed["text/plain"].startswith("[Batch(inputs=Tensor (32, 128) float32 cpu")
+    assert ip.display_formatter.format(Plain(3))[0]["text/plain"] == "Plain(x=3)"  # its own repr
+    assert Batch not in plain.type_printers  # lent for the output, and taken back
+
+
+@pytest.mark.parametrize("width", [36, 40, 50])
+def test_at_narrow_widths_a_long_field_breaks_between_its_facts(width):
+    from ipython_tensorview.render_text import render_text
+    from ipython_tensorview.summary import summarize
+
+    t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))
+    t[0, 17] = math.nan
+    summary = summarize(t, summary_module.TensorView())
+    lines = render_text(summary, width).split("\n")[: -summary.values.count("\n") - 1]
+    assert all(len(line) <= width for line in lines), lines
+    facts = ["min -4.761", "max 4.658", "mean -0.00156", "std 0.9999", "nan 1", "(first at [0, 17])"]
+    assert all(any(fact in line for line in lines) for fact in facts)  # none was cut
