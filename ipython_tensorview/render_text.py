@@ -24,9 +24,9 @@ def sparkline(histogram: tuple[int, ...]) -> str:
     )
 
 
-def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[str]:
-    """The header's fields, from the display's one list of facts (``listed``, where already made), then the
-    sparkline.
+def header_facts(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[list[str]]:
+    """The header's fields, each the texts of its facts, from the display's one list of facts (``listed``,
+    where already made), then the sparkline.
 
     ``omit``: facts to leave out to save room, by label ("size", "min", "mean", ...), or "sparkline".
     """
@@ -34,35 +34,26 @@ def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: 
     for fact in facts(summary) if listed is None else listed:
         if fact.label.removeprefix("|z| ") not in omit:
             fields.setdefault(fact.field, []).append(fact)
-    # a field of labelless facts alone (a "|z|" whose statistics were all omitted) says nothing
-    lines = [" ".join(f.text for f in field if f.text) for field in fields.values() if any(f.label for f in field)]
+    grouped = []
+    for field in fields.values():
+        if not any(fact.label for fact in field):
+            continue  # labelless facts alone (a "|z|" whose statistics were all omitted) say nothing
+        texts = []
+        for fact in field:
+            if texts and texts[-1] == "|z|":  # a labelless fact stays with the fact after it
+                texts[-1] = f"|z| {fact.text}"
+            elif fact.text:
+                texts.append(fact.text)
+        grouped.append(texts)
     if summary.stats is not None and "sparkline" not in omit:
-        spark = sparkline(summary.stats.histogram).rstrip()
-        lines += [spark] if spark else []
-    return lines
-
-
-def _header_facts(summary: Summary) -> list[list[str]]:
-    """The header's fields as lists of their facts' texts, for breaking a field too long for a line."""
-    fields: dict[str, list[str]] = {}
-    for fact in facts(summary):
-        fields.setdefault(fact.field, []).append(fact.text)
-    # "|z|" (a labelless fact) stays with the fact after it
-    grouped = [[text for text in _joined_labelless(texts)] for texts in fields.values()]
-    if summary.stats is not None:
         spark = sparkline(summary.stats.histogram).rstrip()
         grouped += [[spark]] if spark else []
     return grouped
 
 
-def _joined_labelless(texts: list[str]) -> list[str]:
-    out = []
-    for text in texts:
-        if out and out[-1] == "|z|":
-            out[-1] = f"|z| {text}"
-        elif text:
-            out.append(text)
-    return out
+def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[str]:
+    """The header's fields as text (see :func:`header_facts`)."""
+    return [" ".join(texts) for texts in header_facts(summary, omit, listed)]
 
 
 def header(summary: Summary) -> str:
@@ -114,7 +105,7 @@ def one_line(summary: Summary, width: int) -> str:
 def render_text(summary: Summary, width: int = 0) -> str:
     """Header, wrapped between facts to ``width`` columns (0: one line), then the values as NumPy prints
     them (nothing more where there is no data)."""
-    lines = wrap_fields(_header_facts(summary), width) if width else [header(summary)]
+    lines = wrap_fields(header_facts(summary), width) if width else [header(summary)]
     if summary.values:
         lines.append(summary.values)
     return "\n".join(lines)
