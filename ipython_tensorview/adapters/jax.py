@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from . import ArrayView, dlpack
+from .torch import edge_indices
 
 TYPE_NAME = "jax.Array"
 
@@ -165,11 +166,7 @@ def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
     summarise = obj.size > threshold
     if not summarise:
         return to_array(obj)[0], False
-    kept = [
-        [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else list(range(size))
-        for size in obj.shape
-    ]
-    small = np.asarray(obj[np.ix_(*kept)])
+    small = np.asarray(obj[np.ix_(*edge_indices(obj.shape, edgeitems))])
     if small.dtype.name not in np.sctypeDict:
         small = small.astype(np.float32)
     return small, True

@@ -73,10 +73,7 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
         t = t.to_sparse_coo()  # compressed layouts cannot be indexed; COO can, without densifying
     summarise = t.numel() > threshold
     if summarise:
-        kept = [
-            [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else range(size)
-            for size in t.shape
-        ]
+        kept = edge_indices(t.shape, edgeitems)
         if t.is_quantized:  # torch indexes only per-tensor quantized tensors: slice, then dequantize
             t = _narrowed_to_edges(t, kept, edgeitems)
         elif t.layout == torch.strided:
@@ -91,6 +88,15 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
                 if len(keep) < t.shape[dim]:
                     t = t.index_select(dim, torch.tensor(keep, device=t.device))
     return convert(t, settings=DISPLAY_SETTINGS).array, summarise
+
+
+def edge_indices(shape, edgeitems: int) -> list[list[int]]:
+    """Per dimension, the indices NumPy's summarised printing needs: the first ``edgeitems``, one that
+    its "..." stands for, and the last ``edgeitems``; every index of a dimension too short to summarise."""
+    return [
+        [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else list(range(size))
+        for size in shape
+    ]
 
 
 def _narrowed_to_edges(t, kept, edgeitems: int, dim: int = 0):
