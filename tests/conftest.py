@@ -1,13 +1,16 @@
 import html
 import os
 import re
+import socket
 
 import pytest
 import torch
 from hypothesis import settings as hypothesis_settings
+from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 from IPython.testing import globalipapp
 
 from ipython_tensorview.config import TensorView
+from ipython_tensorview.formatters import TensorFormatters
 
 # CI runs every property test on the same examples: a failure there is a defect, never bad luck
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -71,3 +74,34 @@ def pretend_cuda(monkeypatch):
         return tensor
 
     return mark
+
+
+@pytest.fixture
+def display(settings):
+    """Fresh formatter objects with the tensor printers registered on them."""
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    plain.max_width = 1000  # the header on one line; the tests of fitting a width set their own
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    yield plain, html
+    printers.unregister()
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DLPackOnly:
+    """An array of a library that speaks DLPack alone (as CuPy does), over another array's memory."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __dlpack__(self, **kwargs):
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()

@@ -1,42 +1,16 @@
 """Arrays of other libraries and DTensor: displayed and converted through their adapters."""
 
 import math
-import socket
 
 import numpy as np
 import pytest
 import torch
-from conftest import html_facts
-from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+from conftest import DLPackOnly, free_port, html_facts
 
 from ipython_tensorview import convert
-from ipython_tensorview.formatters import TensorFormatters
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
-
-
-@pytest.fixture
-def display(settings):
-    plain, html = PlainTextFormatter(), HTMLFormatter()
-    plain.max_width = 1000
-    printers = TensorFormatters(settings)
-    printers.register(plain, html)
-    yield plain, html
-    printers.unregister()
-
-
-class Exported:
-    """An array of a library that speaks DLPack alone (as CuPy does), here over a torch tensor's memory."""
-
-    def __init__(self, tensor):
-        self._tensor = tensor
-
-    def __dlpack__(self, **kwargs):
-        return self._tensor.__dlpack__(**kwargs)
-
-    def __dlpack_device__(self):
-        return self._tensor.__dlpack_device__()
 
 
 # ---- JAX arrays on one device ----
@@ -90,9 +64,9 @@ def test_any_dlpack_array_displays_and_shares_its_host_memory(settings):
     from ipython_tensorview.summary import summarize
 
     source = torch.arange(6.0).reshape(2, 3)
-    exported = Exported(source)
+    exported = DLPackOnly(source)
     shown = render_text(summarize(exported, settings))
-    assert shown.startswith("test_adapters.Exported (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
+    assert shown.startswith("conftest.DLPackOnly (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
     assert shown.endswith("[[0. 1. 2.]\n [3. 4. 5.]]")
     result = convert(exported)
     assert result.shares_memory and np.shares_memory(result.array, source.numpy())
@@ -102,18 +76,12 @@ def test_any_dlpack_array_displays_and_shares_its_host_memory(settings):
 
 # ---- DTensor, on a mesh of one (gloo, in this process) ----
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mesh_of_one():
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
     try:
         yield init_device_mesh("cpu", (1,))
     finally:
@@ -187,7 +155,7 @@ def test_on_two_ranks_each_shows_its_shard_and_gather_gives_the_whole():
 
     context = mp.get_context("spawn")
     results = context.Queue()
-    port = _free_port()
+    port = free_port()
     processes = [context.Process(target=_two_ranks, args=(rank, port, results)) for rank in range(2)]
     for process in processes:
         process.start()

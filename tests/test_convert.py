@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import torch
-from conftest import CUDA
+from conftest import CUDA, DLPackOnly
 from kinds import KINDS, reference
 
 from ipython_tensorview import Conversion, TensorConversionError, convert, to_numpy
@@ -186,24 +186,13 @@ class _Buffer:
         return self.data.copy() if self.fresh else self.data
 
 
-class _DLPack:
-    def __init__(self, data):
-        self.data = data
-
-    def __dlpack__(self, **kwargs):
-        return self.data.__dlpack__(**kwargs)
-
-    def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
-
-
 def test_array_likes_convert_through_numpy():
     data = np.arange(4.0)
     shared = convert(_Buffer(data, fresh=False))
     assert shared.shares_memory and np.shares_memory(shared.array, data) and shared.source == "_Buffer"
     fresh = convert(_Buffer(data, fresh=True))
     assert not fresh.shares_memory and not np.shares_memory(fresh.array, data)
-    via_dlpack = convert(_DLPack(data))
+    via_dlpack = convert(DLPackOnly(data))
     assert via_dlpack.shares_memory and np.shares_memory(via_dlpack.array, data)
 
 

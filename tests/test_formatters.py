@@ -19,17 +19,6 @@ from ipython_tensorview import summary as summary_module
 from ipython_tensorview.formatters import TensorFormatters
 
 
-@pytest.fixture
-def display(settings):
-    """Fresh formatter objects with the tensor printers registered on them."""
-    plain, html = PlainTextFormatter(), HTMLFormatter()
-    plain.max_width = 1000  # the header on one line; the tests of fitting a width set their own
-    printers = TensorFormatters(settings)
-    printers.register(plain, html)
-    yield plain, html
-    printers.unregister()
-
-
 class Tree(HTMLParser):
     """Tags with their attributes, and the text under each class of element."""
 

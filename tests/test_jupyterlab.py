@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import urllib.request
 
 import nbformat
 import pytest
+from conftest import free_port
 from test_browser import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -57,12 +57,6 @@ return !!(kernel && kernel.status === 'idle' && panel.content && panel.content.w
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait(condition, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -79,7 +73,7 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(EXAMPLES / "quickstart.ipynb", root / "quickstart.ipynb")
     nbformat.write(execute(EXAMPLES / "quickstart.ipynb"), root / "untrusted.ipynb")  # signed by no one here
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, **{name: str(root / f".{name.lower()}") for name in
                             ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}}
     env["JUPYTERLAB_SETTINGS_DIR"] = str(root / ".settings")
