@@ -172,20 +172,7 @@ def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
     if view is not None:
         if stats is not None and not view.whole:  # places in a shard are not places in the array
             stats = replace(stats, first_non_finite=None, non_finite_by_dim=())
-        return Summary(
-            type_name=view.type_name,
-            shape=str(view.shape),
-            dtype=dtype_name(t.dtype),
-            device=view.device,
-            grad=view.grad,
-            nbytes=view.nbytes,
-            stored_bytes=view.nbytes,
-            stats=stats,
-            note="; ".join(filter(None, [view.note, note])),
-            values=values,
-            preview=preview,
-            extra=view.facts,
-        )
+        return _viewed(view, dtype_name(t.dtype), stats, note, values, preview)
     return Summary(
         type_name=type(obj).__name__,
         shape=shape_of(obj),
@@ -207,17 +194,23 @@ def _summarize_in_place(obj, adapter, view, settings: TensorView, values: bool) 
     if values:
         options = np.get_printoptions()
         preview = adapter.preview(obj, options["threshold"], options["edgeitems"])
+    stats = adapter.statistics(obj, settings.histogram_bins if values else 0) if settings.stats else None
+    return _viewed(view, view.dtype, stats, "", printed(*preview) if preview is not None else "", preview)
+
+
+def _viewed(view, dtype: str, stats, note: str, values: str, preview) -> Summary:
+    """The summary of an array another library holds: its adapter's facts, with what was read of it."""
     return Summary(
         type_name=view.type_name,
         shape=str(view.shape),
-        dtype=view.dtype,
+        dtype=dtype,
         device=view.device,
         grad=view.grad,
         nbytes=view.nbytes,
         stored_bytes=view.nbytes,
-        stats=adapter.statistics(obj, settings.histogram_bins if values else 0) if settings.stats else None,
-        note=view.note,
-        values=printed(*preview) if preview is not None else "",
+        stats=stats,
+        note="; ".join(filter(None, [view.note, note])),
+        values=values,
         preview=preview,
         extra=view.facts,
     )
