@@ -71,6 +71,20 @@ def _columns_left(p) -> int:
     return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
 
 
+def _may_claim(formatter, obj, mro) -> bool:
+    """Whether an IPython formatter could return something for ``obj``: it is on, and has a printer for
+    it or one of its classes, or finds its special method (``_repr_png_``...) on it."""
+    if not formatter.enabled:
+        return False
+    if id(obj) in formatter.singleton_printers:
+        return True
+    by_type, deferred = formatter.type_printers, formatter.deferred_printers  # each read of a trait costs
+    for cls in mro:
+        if cls in by_type or (cls.__module__, cls.__name__) in deferred:
+            return True
+    return getattr(obj, formatter.print_method, None) is not None
+
+
 def _holds_arrays(value) -> bool:
     try:
         return any(displayable(getattr(value, field.name, None)) for field in dataclasses.fields(value))
@@ -158,6 +172,10 @@ class TensorFormatters:
             plain = display_formatter.formatters.get("text/plain")
             lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
             try:
+                if include is None and exclude is None:
+                    ours = self._ours_alone(display_formatter, obj)
+                    if ours is not None:
+                        return ours
                 return original(obj, include=include, exclude=exclude)
             finally:
                 for cls in lent:
@@ -167,6 +185,28 @@ class TensorFormatters:
 
         display_formatter.format = format
         self._wrapped = (display_formatter, format, previous)
+
+    def _ours_alone(self, display_formatter, obj) -> tuple[dict, dict] | None:
+        """The output of an array that no printer but ours formats, as IPython would compose it, without
+        IPython's dispatch (a dozen formatters, each called through a signature-binding decorator, cost
+        more than a small tensor's whole display). None where another printer could claim a part of it."""
+        cls = type(obj)
+        plain = display_formatter.formatters.get("text/plain")
+        html = display_formatter.formatters.get("text/html")
+        if plain is None or not plain.pprint or plain.type_printers.get(cls) != self.text:
+            return None
+        mro = cls.__mro__
+        others = [display_formatter.ipython_display_formatter, display_formatter.mimebundle_formatter]
+        others += [f for f in display_formatter.formatters.values() if f is not plain and f is not html]
+        if any(_may_claim(formatter, obj, mro) for formatter in others):
+            return None
+        if html is not None and html.enabled and html.type_printers.get(cls) != self.html:
+            return None
+        data = {"text/plain": self.text_of(obj, width=plain.max_width)}
+        shown = self.html(obj) if html is not None and html.enabled else None
+        if shown is not None:
+            data["text/html"] = shown
+        return data, {}
 
     def _lend_dataclass_printers(self, plain, obj) -> list:
         """Printers, for this output only, for the dataclasses it shows (itself, or in a list, tuple or

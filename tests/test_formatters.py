@@ -228,6 +228,45 @@ def test_text_and_html_of_one_output_share_one_summary(settings, monkeypatch):
     printers.unregister()
 
 
+def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(settings):
+    """The output of a tensor no other printer claims skips IPython's per-formatter dispatch; one that
+    another printer claims, or asked for some formats only, or with pretty printing off, goes through it."""
+    from IPython.core.formatters import DisplayFormatter
+
+    display_formatter = DisplayFormatter()
+    plain, html = display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"]
+    printers = TensorFormatters(settings)
+    printers.register(plain, html, display_formatter)
+    t = torch.arange(12.0).reshape(3, 4)
+    ipythons = {"text/plain": plain(t), "text/html": html(t)}
+    calls = []
+    real_html = printers.html
+    html.type_printers[torch.Tensor] = lambda obj: calls.append(obj) or real_html(obj)
+    assert display_formatter.format(t) == (ipythons, {})  # the direct path declines a printer not ours
+    assert len(calls) == 1
+    html.type_printers[torch.Tensor] = printers.html
+    bypassed = []
+    original = type(html).__call__
+    type(html).__call__ = lambda self, obj: bypassed.append(obj) or original(self, obj)
+    try:
+        assert display_formatter.format(t) == (ipythons, {})
+        assert bypassed == []  # composed without IPython's dispatch
+        png = display_formatter.formatters["image/png"]
+        png.for_type(torch.Tensor, lambda obj: b"picture")
+        assert display_formatter.format(t) == ({**ipythons, "image/png": b"picture"}, {})
+        png.pop(torch.Tensor)
+        assert display_formatter.format(t, include={"text/plain"}) == ({"text/plain": ipythons["text/plain"]}, {})
+        plain.pprint = False
+        assert display_formatter.format(t)[0]["text/plain"] == repr(t)
+        plain.pprint = True
+        html.enabled = False
+        assert display_formatter.format(t) == ({"text/plain": ipythons["text/plain"]}, {})
+    finally:
+        type(html).__call__ = original
+        html.enabled = True
+        printers.unregister()
+
+
 # Each way of writing to a tensor, or of replacing its data, that leaves its version counter alone
 WRITES = {
     "through the %np array": ("t = torch.zeros(3)", "a = %np -q t\na[:] = 7", "Tensor (3,)"),
