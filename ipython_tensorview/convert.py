@@ -77,7 +77,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     if isinstance(obj, np.ndarray):
         array, steps, source = obj, [], "ndarray"
         shares = True
-    elif is_tensor(obj) and (shared := _shared_host_array(obj)) is not None:
+    elif (shared := tensor_kinds.shared_host_array(obj)) is not None:
         # a plain CPU tensor: its .numpy() is a view, shared unless empty
         (array, steps), source = shared, "tensor"
         shares = array.size > 0
@@ -121,13 +121,6 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     elif shares and settings.readonly_shared:
         array = _readonly_view(array)
     return Conversion(array, shares, tuple(steps), source, reason)
-
-
-def _shared_host_array(t):
-    try:
-        return tensor_kinds.shared_host_array(t)
-    except Exception:  # e.g. a tensor captured inside torch.func.grad: the full route says what it is
-        return None
 
 
 def to_numpy(obj, copy=None, *, settings: TensorView | None = None) -> np.ndarray:

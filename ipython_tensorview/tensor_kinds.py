@@ -267,29 +267,24 @@ def _tensor_to_array(t, ml_dtypes: bool):
     return array, steps, span
 
 
-_native_dtypes: frozenset = frozenset()
-
-
 def shared_host_array(t):
     """The commonest case in one step: a plain CPU tensor of a NumPy dtype gives ``(array, steps)`` that
-    shares its memory; anything else gives None and takes the full route of :func:`tensor_to_array`.
-    The checks are the cheapest first: this runs on every ``%np`` and ``convert``."""
-    global _native_dtypes
-    torch = _torch()
-    if not _native_dtypes:
-        _native_dtypes = frozenset(getattr(torch, name) for name in _NATIVE)
-    if (
-        (type(t) is torch.Tensor or type(t) is torch.nn.Parameter)
-        and t.dtype in _native_dtypes  # not raw bytes: those take a view step
-        and t.device.type == "cpu"  # not meta, not on an accelerator
-        and t.layout is torch.strided
-        and not (t.is_conj() or t.is_neg() or t.is_nested or t.is_quantized or t._is_zerotensor())
-        and not torch._C._functorch.is_functorch_wrapped_tensor(t)
-    ):
+    shares its memory; anything else (or torch not imported) gives None and takes the full route of
+    :func:`tensor_to_array`. This runs on every ``%np`` and ``convert``, so torch's own ``numpy()`` makes
+    the checks it makes anyway (device, layout, dtype, conj and neg bits, nested) by refusing."""
+    torch = sys.modules.get("torch")
+    if torch is None or not (type(t) is torch.Tensor or type(t) is torch.nn.Parameter):
+        return None
+    # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value; and the
+    # device is asked as the rest of the package asks it
+    if t.device.type != "cpu" or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return None
+    try:
         if t.requires_grad:
             return t.detach().numpy(), ["detach"]
         return t.numpy(), []
-    return None
+    except (RuntimeError, TypeError):
+        return None
 
 
 def allocate_host(shape, dtype):
