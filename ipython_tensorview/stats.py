@@ -121,23 +121,28 @@ def _host_pass(t, walk: Walk, step: int):
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
         offsets = walk.offsets
+    # the threads whose last chunk held NaN or Inf: their next one likely does too, and is read for them at once
+    unclean_last = set()
 
     def read(index, piece, work):
-        values = work.real_values(piece)
-        if sample is not None:
-            _take_sample(values, offsets[index], step, sample)
-        n = values.numel()
+        n = piece.numel()
         if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
             exact = piece.numpy()
-            low, high = exact.min(), exact.max()
+            low, high = exact.min(), exact.max()  # the first read streams the chunk into cache
+            values = work.real_values(piece)
             row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
-            return row, (int(low), int(high))
-        array = values.numpy()
-        low = array.min()  # NaN where any is
-        high = array.max() if math.isfinite(low) else math.nan
-        if math.isfinite(high):
-            return (n, low, high, values.sum().item(), torch.dot(values, values).item(), 0, 0, 0), None
-        return _host_finite_row(values, work), None
+            extremes = int(low), int(high)
+        else:
+            values, extremes = work.real_values(piece), None
+            row = None if id(work) in unclean_last else _host_clean_row(values)
+            if row is None:
+                row = _host_finite_row(values, work)
+                unclean_last.add(id(work))
+            else:
+                unclean_last.discard(id(work))
+        if sample is not None:  # a strided read, from cache
+            _take_sample(values, offsets[index], step, sample)
+        return row, extremes
 
     rows = walk.map(read)
     table = np.array([row for row, _ in rows], dtype=np.float64)
@@ -147,6 +152,18 @@ def _host_pass(t, walk: Walk, step: int):
     if integers:
         moments.integer_extremes = min(low for _, (low, _) in rows), max(high for _, (_, high) in rows)
     return moments, sample
+
+
+def _host_clean_row(values) -> tuple | None:
+    """A CPU chunk's row where it holds no NaN or Inf, else None. NumPy's fmin and fmax are its fastest
+    min and max; they skip NaN (and misread signalling NaNs), so a NaN is told by the sum, which it makes NaN."""
+    torch = _torch()
+    array = values.numpy()
+    low, high = np.fmin.reduce(array), np.fmax.reduce(array)
+    total = values.sum().item()
+    if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return values.numel(), low, high, total, torch.dot(values, values).item(), 0, 0, 0
 
 
 def _take_sample(values, offset: int, step: int, sample) -> None:
@@ -160,25 +177,32 @@ def _take_sample(values, offset: int, step: int, sample) -> None:
 
 def _host_finite_row(values, work: Workspace) -> tuple:
     """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
-    values, and its NaN, +Inf and -Inf counts."""
+    values, and its NaN, +Inf and -Inf counts.
+
+    NaN alone, the common case, costs one copy: NaN set to zero, where min and max can be read (no NaN
+    left to trip NumPy's fmin and fmax) and the sums taken. Zero lies between the finite values' min and
+    max where they straddle it; where it may not, the side it may have taken is read again with NaN set
+    to the infinity that side ignores.
+    """
     torch = _torch()
     array, n = values.numpy(), values.numel()
     mask = work.buffer("mask", torch.bool, n).numpy()
     finite = np.count_nonzero(np.isfinite(array, out=mask))
-    # NumPy's fmin and fmax skip NaN but not Inf; multiplying by one quiets signalling NaNs (float8 fnuz
-    # NaNs arrive as float32's 0x7F800001), which their vector code mistakes for numbers
-    with np.errstate(invalid="ignore"):  # quieting a signalling NaN raises the invalid flag
-        quiet = np.multiply(array, 1, out=work.buffer("quiet", work.dtype, n).numpy())
-    low, high = np.fmin.reduce(quiet), np.fmax.reduce(quiet)
-    if finite and math.isfinite(low) and math.isfinite(high):  # NaN alone: sums that skip it
-        squared = torch.mul(values, values, out=work.buffer("clean", work.dtype, n))
-        total, squares = torch.nansum(values).item(), torch.nansum(squared).item()
-        return finite, low, high, total, squares, n - finite, 0, 0
+    clean = torch.nan_to_num(values, nan=0.0, posinf=math.inf, neginf=-math.inf,
+                             out=work.buffer("clean", work.dtype, n))
+    cleaned = clean.numpy()
+    low, high = np.fmin.reduce(cleaned), np.fmax.reduce(cleaned)
+    if math.isfinite(low) and math.isfinite(high):  # no Inf: every value that is not finite is NaN
+        if finite and low == 0 and finite < n:  # the zeros put for NaN may be the smallest
+            low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=work.buffer("marked", work.dtype, n)).numpy())
+        if finite and high == 0 and finite < n:
+            high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=work.buffer("marked", work.dtype, n)).numpy())
+        return finite, low, high, clean.sum().item(), torch.dot(clean, clean).item(), n - finite, 0, 0
     nan = np.count_nonzero(np.isnan(array, out=mask))
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
-    clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=work.buffer("clean", work.dtype, n))
+    clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
     total, squares = clean.sum().item(), torch.dot(clean, clean).item()
     return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
 

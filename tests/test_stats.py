@@ -544,3 +544,19 @@ def test_small_complex32_magnitudes_are_those_of_the_chunked_path():
     t = torch.full((4096,), 1 + 1j, dtype=torch.complex64).to(torch.complex32)
     small, chunked = tensor_stats(t), tensor_stats(torch.cat([t, t[:1]]))
     assert small.max == chunked.max == float(torch.tensor(1 + 1j, dtype=torch.complex64).abs())
+
+
+@pytest.mark.parametrize("offset", [100.0, -100.0, 0.0])
+def test_nan_in_every_chunk_of_one_signed_data_keeps_the_true_extremes(offset):
+    """NaN set to zero for the sums must not become the min of positive data, nor the max of negative."""
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(4096, generator=g) + offset
+    t[::100] = math.nan
+    t[5] = 0.0 if offset == 0 else t[5]  # a real zero among the values, where zero lies in their range
+    with stats_path(64):
+        result = tensor_stats(t)
+    finite = t[~t.isnan()].double()
+    assert (result.min, result.max) == (finite.min().item(), finite.max().item())
+    assert (result.count, result.nan) == (finite.numel(), 41)
+    assert math.isclose(result.mean, finite.mean().item(), rel_tol=1e-6)
+    assert math.isclose(result.std, finite.std(correction=0).item(), rel_tol=1e-5)
