@@ -4,7 +4,8 @@ the display of a torch tensor over that array. Ratios to one jnp.sum() of the sa
 Run: python benchmarks/other_arrays.py [--elements 1e8]
 JAX is started with four host devices (XLA_FLAGS), so the sharded array's reductions run on four
 "devices" sharing this machine's cores. Each display is the best of a few (JAX arrays are immutable:
-every display is a first look).
+every display is a first look); the first display of a shape is also given, alone: for a sharded array
+it includes XLA compiling its programs for that shape.
 """
 
 import argparse
@@ -56,9 +57,11 @@ def main():
     print(f"jax {jax.__version__}, {len(jax.devices())} host devices; torch {torch.__version__}")
     print(f"{'what':52} {'time':>10} {'x jnp.sum()':>12}")
     for name, x in (("on one device", single), ("sharded over 4", sharded)):
+        first = best(display.format, x, repeat=1)  # a shape not seen before: XLA compiles what it reads it with
         baseline = best(lambda y: jnp.sum(y).block_until_ready(), x)
         rows = [
             ("jnp.sum() (the baseline)", baseline),
+            ("this extension's first display of the shape", first),
             ("this extension's display (text + HTML)", best(display.format, x)),
             ("np.asarray, then the display of a torch tensor over it",
              best(lambda y: display.format(torch.from_numpy(np.array(y, copy=False))), x)),

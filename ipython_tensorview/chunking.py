@@ -122,14 +122,15 @@ def flat_in_memory_order(t):
     return t.view(-1) if t.is_contiguous() else None
 
 
-def sampling_step(t, target: int) -> int:
-    """The step s of a sample of about ``target`` elements taken every s-th element in memory order.
+def sampling_step(shape: tuple[int, ...], target: int) -> int:
+    """The step s of a sample of about ``target`` elements of an array of ``shape``, taken every s-th
+    element in memory order.
 
     s is a prime that divides no dimension, so that the sample does not fall into step with rows,
     columns or channels (a step of 2 on interleaved data, or of 3 on an H,W,C image, would see one kind).
     """
-    step = max(2, t.numel() // max(1, target))
-    while not _is_prime(step) or any(size % step == 0 for size in t.shape):
+    step = max(2, math.prod(shape) // max(1, target))
+    while not _is_prime(step) or any(size % step == 0 for size in shape):
         step += 1
     return step
 
@@ -147,7 +148,7 @@ def sample_in_memory_order(t, target: int):
     flat = flat_in_memory_order(t)
     if flat is None:
         return strided_sample(t, target)
-    step = sampling_step(t, target)
+    step = sampling_step(tuple(t.shape), target)
     return flat[step // 2 :: step]
 
 

@@ -60,9 +60,14 @@ def middle_bin(count: int, bins: int) -> list[int]:
 
 def histogram_step(t) -> int:
     """1 where the histogram counts every element; above ``HISTOGRAM_EXACT_ELEMENTS``, the step of its sample."""
-    if t.numel() <= HISTOGRAM_EXACT_ELEMENTS:
+    return sample_step(tuple(t.shape), work_dtype(t.dtype).itemsize)
+
+
+def sample_step(shape: tuple[int, ...], work_itemsize: int) -> int:
+    """:func:`histogram_step` of an array of ``shape`` whose values are read ``work_itemsize`` bytes wide."""
+    if math.prod(shape) <= HISTOGRAM_EXACT_ELEMENTS:
         return 1
-    return sampling_step(t, HISTOGRAM_SAMPLE_ELEMENTS * 4 // max(4, work_dtype(t.dtype).itemsize))
+    return sampling_step(shape, HISTOGRAM_SAMPLE_ELEMENTS * 4 // max(4, work_itemsize))
 
 
 def histogram(walk: Walk, bins: int, low: float, high: float, step: int, unclean, by_bincount: bool = True,

@@ -37,7 +37,7 @@ VALUES_LINEWIDTH = 120  # NumPy's line width for the values in HTML: a notebook 
 def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int = 1) -> str:
     """The histogram as an SVG image, with what it shows in its alt text; empty where there is nothing to draw.
 
-    ``step`` > 1: the counts are those of every step-th element in memory order, and the alt text says so.
+    ``step`` > 1: the counts are those of a sample of about every step-th element, and the alt text says so.
     """
     peak = max(histogram, default=0)
     if not peak:
@@ -52,7 +52,7 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HISTOGRAM_HEIGHT}" '
         f'viewBox="0 0 {width} {HISTOGRAM_HEIGHT}" fill="{HISTOGRAM_COLOUR}">{bars}</svg>'
     )
-    sample = f" (≈ every {step:,}th element in memory order)" if step > 1 else ""
+    sample = f" (a sample of ≈ every {step:,}th element)" if step > 1 else ""
     ends = numbers([low, high])
     alt = escape(f"histogram of finite values{sample}, {len(histogram)} bins from {ends[0]} to {ends[1]}")
     data = base64.b64encode(svg.encode()).decode("ascii")

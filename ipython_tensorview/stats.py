@@ -193,10 +193,12 @@ def _host_finite_row(values, work: Workspace) -> tuple:
     cleaned = clean.numpy()
     low, high = np.fmin.reduce(cleaned), np.fmax.reduce(cleaned)
     if math.isfinite(low) and math.isfinite(high):  # no Inf: every value that is not finite is NaN
-        if finite and low == 0 and finite < n:  # the zeros put for NaN may be the smallest
-            low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=work.buffer("marked", work.dtype, n)).numpy())
-        if finite and high == 0 and finite < n:
-            high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=work.buffer("marked", work.dtype, n)).numpy())
+        if 0 < finite < n and 0 in (low, high):  # the zeros put for NaN may be the min or the max
+            marked = work.buffer("marked", work.dtype, n)
+            if low == 0:
+                low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=marked).numpy())
+            if high == 0:
+                high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
         return finite, low, high, clean.sum().item(), torch.dot(clean, clean).item(), n - finite, 0, 0
     nan = np.count_nonzero(np.isnan(array, out=mask))
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))

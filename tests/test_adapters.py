@@ -204,6 +204,14 @@ from ipython_tensorview.config import TensorView
 from ipython_tensorview.render_text import render_text
 from ipython_tensorview.summary import summarize
 
+import ipython_tensorview.adapters.dlpack as dlpack_adapter, ipython_tensorview.stats as engine
+
+
+def refuse(*args, **kwargs):
+    raise AssertionError("a sharded array was read through torch")
+
+
+dlpack_adapter.as_tensor = engine.tensor_stats = refuse  # XLA reads a sharded array, on its devices
 mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ("x", "y"))
 values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
 values[7, 2] = np.nan
@@ -211,10 +219,24 @@ x = jax.device_put(jnp.asarray(values), NamedSharding(mesh, P("x", "y")))
 summary = summarize(x, TensorView())
 result = convert(x)
 stats = summary.stats
+
+
+def described(array, spec):
+    s = summarize(jax.device_put(jnp.asarray(array), NamedSharding(mesh, spec)), TensorView()).stats
+    return [s.count, s.min, s.max, s.mean, s.std, s.nan, s.posinf, s.neginf, list(s.histogram), s.histogram_step]
+
+
+rng = np.random.default_rng(1)
+edges = rng.normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31  # squares beyond float32, far from zero
+edges[3, :2] = [np.inf, -np.inf]
 json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "stats": [stats.count, stats.min,
            stats.max, stats.mean, stats.std, stats.nan, list(stats.histogram)],
            "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
-           result.array, values, equal_nan=True))}, sys.stdout)
+           result.array, values, equal_nan=True)),
+           "int32": described(np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7, P("x")),
+           "replicated": described(values, P()),
+           "edges": described(edges, P("x", "y")),
+           "large": described(rng.normal(size=(8192, 2048)).astype(np.float32), P("x"))}, sys.stdout)
 """
 
 
@@ -223,6 +245,7 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     import subprocess
     import sys
 
+    from ipython_tensorview.adapters.jax import sample_steps
     from ipython_tensorview.histogram import bin_edges
 
     done = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=120)
@@ -241,6 +264,27 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
     assert seen["first"] == [7, 2] and "nan 1 (first at [7, 2])" in header
+    integers = np.arange(-1000, 1400).reshape(400, 6) * 7
+    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["int32"]
+    assert (count, low, high, nan, step) == (2400, -7000, 9793, 0, 1)
+    assert math.isclose(mean, integers.mean(), rel_tol=1e-6) and math.isclose(std, integers.std(), rel_tol=1e-6)
+    assert histogram == np.histogram(integers, bins=24)[0].tolist()
+    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["replicated"]  # each copy counted once
+    assert (count, low, high, nan) == (finite.size, finite.min(), finite.max(), 1)
+    assert math.isclose(mean, finite.mean(), rel_tol=1e-5) and math.isclose(std, finite.std(), rel_tol=1e-5)
+    edges = np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31
+    edges[3, :2] = [np.inf, -np.inf]
+    kept = edges[np.isfinite(edges)].astype(np.float64)
+    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["edges"]
+    assert (count, low, high, nan, posinf, neginf) == (kept.size, kept.min(), kept.max(), 0, 1, 1)
+    assert math.isclose(mean, kept.mean(), rel_tol=1e-6) and math.isclose(std, kept.std(), rel_tol=1e-5)
+    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["large"]
+    assert count == 8192 * 2048 and abs(mean) < 1e-3 and math.isclose(std, 1.0, rel_tol=1e-3)
+    steps = sample_steps((8192, 2048), 1 << 20)  # along each dimension: no reshaping, which moves the data
+    sampled = len(range(steps[0] // 2, 8192, steps[0])) * len(range(steps[1] // 2, 2048, steps[1]))
+    assert step == steps[0] * steps[1] > 1 and 0.5 < sampled / 2**20 < 1.5
+    assert sampled <= sum(histogram) <= sampled + 2  # and the bins of the exact min and max, if it missed them
+    assert histogram[0] >= 1 and histogram[-1] >= 1  # the bins of the exact min and max
 
 
 # ---- CuPy: only where CUDA and CuPy are (the device machine) ----
