@@ -12,7 +12,7 @@ to its traits to change the defaults of :func:`ipython_tensorview.convert`.
 
 from __future__ import annotations
 
-from traitlets import Bool, CaselessStrEnum, Int
+from traitlets import Bool, CaselessStrEnum, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 COPY_POLICIES = ("never", "always", "auto")
@@ -94,6 +94,23 @@ class TensorView(Configurable):
         max=1024,
         help="""Largest side, in tensor elements, of the thumbnail; larger tensors are strided down.""",
     ).tag(config=True)
+
+    array_types = List(
+        Unicode(),
+        help="""More array classes to display, beside torch's, JAX's and CuPy's: any whose arrays speak
+        DLPack (``__dlpack__``), each named by its module and class as Python sees them, e.g.
+        ``["mlx.core.array"]`` (``type(x).__module__`` and ``type(x).__name__``). Loading imports none
+        of them; ``%np`` converts such arrays whether they are listed or not.""",
+    ).tag(config=True)
+
+    @validate("array_types")
+    def _qualified_names(self, proposal):
+        for name in proposal.value:
+            module, _, cls = name.rpartition(".")
+            if not (module and cls.isidentifier()):
+                raise TraitError(f"TensorView.array_types: {name!r} is not a module and a class name, "
+                                 "like 'mlx.core.array'")
+        return proposal.value
 
 
 _default: TensorView | None = None

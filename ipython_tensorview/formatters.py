@@ -2,7 +2,8 @@
 
 Printers are registered by type name (``torch.Tensor``, and the subclasses ``Parameter``, ``DTensor`` and
 the jagged ``NestedTensor``, whose own ``__repr__`` would otherwise win IPython's pretty-printer lookup;
-JAX's and CuPy's arrays) so that loading imports none of those libraries.
+JAX's and CuPy's arrays, and those ``TensorView.array_types`` lists) so that loading imports none of
+those libraries.
 Where torch is already imported, they go into ``type_printers`` directly, because IPython prefers a
 type printer to a deferred one. Whatever was registered before is recorded and put back by
 :meth:`TensorFormatters.unregister`.
@@ -114,6 +115,7 @@ class TensorFormatters:
         self.settings = settings
         # (formatter, (module, name), our printer, previous type printer, previous deferred printer)
         self._replaced: list[tuple] = []
+        self._registered_on: tuple = ()  # register()'s arguments, to register again when array_types changes
         # the summaries of the output being formatted in this thread: {id: (tensor, Summary)}, else None
         self._output = threading.local()
         # (DisplayFormatter, our format wrapper, its previous instance attribute or _ABSENT)
@@ -248,8 +250,19 @@ class TensorFormatters:
         """
         if display_formatter is not None:
             self.share_within_outputs(display_formatter)
+        self._add_printers(plain_text, html)
+        self._registered_on = (plain_text, html)
+        self.settings.observe(self._array_types_changed, "array_types")
+
+    def _array_types_changed(self, change) -> None:
+        """``%config TensorView.array_types = [...]``: the printers of the classes listed now, and only those."""
+        self._remove_printers()
+        self._add_printers(*self._registered_on)
+
+    def _add_printers(self, plain_text, html) -> None:
+        listed = tuple(tuple(name.rsplit(".", 1)) for name in self.settings.array_types)
         for formatter, printer in ((plain_text, self.text), (html, self.html)):
-            for module, name in TARGETS:
+            for module, name in dict.fromkeys(TARGETS + listed):  # each once: a second would record the first
                 key = (module, name)
                 cls = getattr(sys.modules.get(module), name, None)
                 previous_type = formatter.type_printers.get(cls) if cls is not None else None
@@ -263,6 +276,21 @@ class TensorFormatters:
 
     def unregister(self) -> None:
         """Remove the printers wherever IPython moved them, and put back the ones they replaced."""
+        if self._registered_on:
+            self.settings.unobserve(self._array_types_changed, "array_types")
+            self._registered_on = ()
+        self._remove_printers()
+        if self._wrapped is not None:
+            display_formatter, ours, previous = self._wrapped
+            # put back what was there, unless something wrapped ours since (ours then passes through)
+            if vars(display_formatter).get("format") is ours:
+                if previous is _ABSENT:
+                    del display_formatter.format
+                else:
+                    display_formatter.format = previous
+            self._wrapped = None
+
+    def _remove_printers(self) -> None:
         for formatter, key, printer, previous_type, previous_deferred in reversed(self._replaced):
             if formatter.deferred_printers.get(key) is printer:
                 del formatter.deferred_printers[key]
@@ -274,12 +302,3 @@ class TensorFormatters:
             if previous_deferred is not None:
                 formatter.deferred_printers[key] = previous_deferred
         self._replaced.clear()
-        if self._wrapped is not None:
-            display_formatter, ours, previous = self._wrapped
-            # put back what was there, unless something wrapped ours since (ours then passes through)
-            if vars(display_formatter).get("format") is ours:
-                if previous is _ABSENT:
-                    del display_formatter.format
-                else:
-                    display_formatter.format = previous
-            self._wrapped = None

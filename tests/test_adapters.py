@@ -74,6 +74,31 @@ def test_any_dlpack_array_displays_and_shares_its_host_memory(settings):
     assert result.array[0, 0] == 7.0
 
 
+def test_array_types_lists_more_classes_to_display_by_name(settings):
+    from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+    from traitlets import TraitError
+
+    from ipython_tensorview.formatters import TensorFormatters
+
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    plain.max_width = 1000
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    exported = DLPackOnly(torch.arange(6.0).reshape(2, 3))
+    assert plain(exported).startswith("<conftest.DLPackOnly at ")  # not listed: Python's own repr
+    settings.array_types = ["conftest.DLPackOnly"]  # as %config sets it, after loading
+    assert plain(exported).startswith("conftest.DLPackOnly (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
+    assert html_facts(html(exported))["type"] == "conftest.DLPackOnly"
+    settings.array_types = ["cupy.ndarray"]  # listed already, and the class above no longer
+    assert plain(exported).startswith("<conftest.DLPackOnly at ")
+    printers.unregister()
+    assert plain(torch.ones(2)) == repr(torch.ones(2)) and not html.type_printers and not html.deferred_printers
+    settings.array_types = ["conftest.DLPackOnly"]  # unregistered: the setting no longer registers anything
+    assert plain(exported).startswith("<conftest.DLPackOnly at ")
+    with pytest.raises(TraitError, match="'DLPackOnly' is not a module and a class name, like 'mlx.core.array'"):
+        settings.array_types = ["DLPackOnly"]
+
+
 # ---- DTensor, on a mesh of one (gloo, in this process) ----
 
 @pytest.fixture(scope="module")
