@@ -312,6 +312,27 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert histogram[0] >= 1 and histogram[-1] >= 1  # the bins of the exact min and max
 
 
+def test_a_jax_array_other_processes_share_is_read_from_this_process_shards_alone():
+    """Reading another process's shard is a collective, which the other processes would not join: the
+    statistics come from the shards this process holds, there are no values, and %np says what to do."""
+    from types import SimpleNamespace
+
+    from ipython_tensorview.adapters import jax as jax_adapter
+    from ipython_tensorview.tensor_kinds import TensorConversionError
+
+    held = jnp.arange(6.0).reshape(2, 3)
+    shard = SimpleNamespace(replica_id=0, index=(slice(2, 4), slice(None)), data=held)
+    copy = SimpleNamespace(replica_id=1, index=(slice(2, 4), slice(None)), data=held)
+    spread = SimpleNamespace(is_fully_addressable=False, addressable_shards=[shard, copy], ndim=2, size=12,
+                             shape=(4, 3), dtype=held.dtype, is_deleted=lambda: False)
+    assert jax_adapter._parts(spread) == [((2, 0), held)]  # each held shard once, placed in the array
+    assert jax_adapter.preview(spread, 1000, 3) is None
+    stats = jax_adapter.statistics(spread, 4)
+    assert (stats.count, stats.min, stats.max, stats.mean, stats.histogram) == (6, 0.0, 5.0, 2.5, (2, 1, 1, 2))
+    with pytest.raises(TensorConversionError, match="^this jax.Array spans devices of other processes: gather"):
+        jax_adapter.to_array(spread)
+
+
 # ---- CuPy: only where CUDA and CuPy are (the device machine) ----
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -78,6 +78,9 @@ def view(obj) -> ArrayView:
     if obj.dtype == bool and obj.size:
         true = true_count(obj)
         note = f"bool: {true} of {obj.size} true ({true / obj.size:.1%})"
+    if not obj.is_fully_addressable:
+        note = "; ".join(filter(None, [note, f"statistics of the shards process {_process_index()} holds; "
+                                             "no values (other processes hold the rest)"]))
     facts = _sharding_facts(obj) if len(devices) > 1 else (("memory", "immutable"),)
     return ArrayView(None, TYPE_NAME, tuple(obj.shape), int(obj.nbytes), _devices_text(devices), facts,
                      note=note, dtype=str(obj.dtype))
@@ -98,8 +101,20 @@ def _sharding_facts(obj) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
+def _process_index() -> int:
+    import jax
+
+    return jax.process_index()
+
+
 def to_array(obj, *, ml_dtypes: bool = False):
+    from ..tensor_kinds import TensorConversionError
+
     _alive(obj)
+    if not obj.is_fully_addressable:
+        raise TensorConversionError(
+            "this jax.Array spans devices of other processes: gather it in every process, e.g. with "
+            "jax.experimental.multihost_utils.process_allgather, then convert the result", "other processes")
     if not sharded(obj):
         array, steps, shares = dlpack.to_array(obj, ml_dtypes=ml_dtypes)
         if shares and array.flags.writeable:  # through torch (bfloat16 with ml_dtypes): still JAX's memory
@@ -295,9 +310,11 @@ def true_count(obj) -> int:
     return sum(int(n) for n in jax.device_get([jnp.count_nonzero(part) for _, part in _parts(obj)]))
 
 
-def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
+def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool] | None:
     """The edge elements NumPy prints, gathered by index from the devices: a small array, and whether
-    NumPy summarises."""
+    NumPy summarises; None where other processes hold part of the array."""
+    if not obj.is_fully_addressable:  # reading another process's shard is a collective
+        return None
     summarise = obj.size > threshold
     if not summarise:
         return to_array(obj)[0], False
