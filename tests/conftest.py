@@ -93,15 +93,3 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-class DLPackOnly:
-    """An array of a library that speaks DLPack alone (as CuPy does), over another array's memory."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def __dlpack__(self, **kwargs):
-        return self.data.__dlpack__(**kwargs)
-
-    def __dlpack_device__(self):
-        return self.data.__dlpack_device__()

@@ -23,6 +23,8 @@ class Kind:
     shares: bool = False
     error: str = ""  # the start of the TensorConversionError message
     reference: callable = field(default=None)  # expected values; default: exact or float64 reference
+    memory: callable = field(default=None)  # another library's array: a NumPy view of its memory, for sharing
+    type_name: str = ""  # another library's array: the name its display and annotation give
 
 
 class MarkedTensor(torch.Tensor):
@@ -139,6 +141,68 @@ KINDS = [
 ]
 
 
+
+class ExportedArray:
+    """An array of a library that speaks DLPack alone (as CuPy does), over a tensor's memory."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __dlpack__(self, **kwargs):
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+
+def mesh_of_one():
+    """A device mesh of this process alone (gloo on localhost); the process group is made once."""
+    import torch.distributed as dist
+    from conftest import free_port
+    from torch.distributed.device_mesh import init_device_mesh
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
+    return init_device_mesh("cpu", (1,))
+
+
+def _dtensor(placement: str):
+    def make():
+        from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+        return distribute_tensor(_values(), mesh_of_one(), [Shard(0) if placement == "Shard(0)" else Replicate()])
+    return make
+
+
+def _jax(dtype: str):
+    def make():
+        import jax.numpy as jnp
+
+        return jnp.asarray(_values().numpy()).astype(dtype)
+    return make
+
+
+def _jax_memory(x):
+    return np.asarray(x)  # JAX's CPU arrays: a view of the buffer itself
+
+
+# other libraries' arrays, read through their adapters (the sharded JAX array needs several devices,
+# which JAX fixes when it starts: tests/test_adapters.py covers it in a process of its own)
+OTHER_ARRAYS = [
+    *[Kind(f"DTensor {p}, mesh of one", _dtensor(p), "float32", shares=True, type_name="DTensor",
+           reference=lambda w: _values().numpy(), memory=lambda w: w.to_local().numpy())
+      for p in ("Shard(0)", "Replicate()")],
+    Kind("JAX array float32 (CPU)", _jax("float32"), "float32", shares=True, type_name="jax.Array",
+         reference=lambda x: _values().numpy(), memory=_jax_memory),
+    Kind("JAX array int32 (CPU)", _jax("int32"), "int32", shares=True, type_name="jax.Array",
+         reference=lambda x: _values().numpy().astype(np.int32), memory=_jax_memory),
+    Kind("JAX array bfloat16 (CPU)", _jax("bfloat16"), "float32", ("bfloat16 -> float32",), type_name="jax.Array",
+         reference=lambda x: _values().numpy(), memory=_jax_memory),
+    Kind("DLPack array (host memory)", lambda: ExportedArray(_values()), "float32", shares=True,
+         type_name="kinds.ExportedArray", reference=lambda a: _values().numpy(), memory=lambda a: a.data.numpy()),
+]
+
+
 def reference(kind: Kind, tensor: torch.Tensor) -> np.ndarray:
     """The values the array must hold: exact for NumPy's dtypes, float64/complex128 for upcasts."""
     if kind.reference is not None:
@@ -162,7 +226,7 @@ def table() -> str:
     from ipython_tensorview import TensorConversionError, convert
 
     lines = ["| kind | result |", "| --- | --- |"]
-    for kind in KINDS:
+    for kind in KINDS + OTHER_ARRAYS:
         try:
             result = str(convert(kind.make()))
         except TensorConversionError as e:
@@ -173,3 +237,7 @@ def table() -> str:
 
 if __name__ == "__main__":
     print(table())
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()

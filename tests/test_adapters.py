@@ -2,12 +2,15 @@
 
 import math
 
+import kinds
 import numpy as np
 import pytest
 import torch
-from conftest import DLPackOnly, free_port, html_facts
+from conftest import free_port, html_facts
+from kinds import ExportedArray
 
 from ipython_tensorview import convert
+from ipython_tensorview.summary import numbers
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -59,21 +62,6 @@ def test_a_jax_array_inside_a_dict_is_one_line(display):
 
 # ---- any DLPack array ----
 
-def test_any_dlpack_array_displays_and_shares_its_host_memory(settings):
-    from ipython_tensorview.render_text import render_text
-    from ipython_tensorview.summary import summarize
-
-    source = torch.arange(6.0).reshape(2, 3)
-    exported = DLPackOnly(source)
-    shown = render_text(summarize(exported, settings))
-    assert shown.startswith("conftest.DLPackOnly (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
-    assert shown.endswith("[[0. 1. 2.]\n [3. 4. 5.]]")
-    result = convert(exported)
-    assert result.shares_memory and np.shares_memory(result.array, source.numpy())
-    source[0, 0] = 7.0
-    assert result.array[0, 0] == 7.0
-
-
 def test_array_types_lists_more_classes_to_display_by_name(settings):
     from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
     from traitlets import TraitError
@@ -84,19 +72,19 @@ def test_array_types_lists_more_classes_to_display_by_name(settings):
     plain.max_width = 1000
     printers = TensorFormatters(settings)
     printers.register(plain, html)
-    exported = DLPackOnly(torch.arange(6.0).reshape(2, 3))
-    assert plain(exported).startswith("<conftest.DLPackOnly at ")  # not listed: Python's own repr
-    settings.array_types = ["conftest.DLPackOnly"]  # as %config sets it, after loading
-    assert plain(exported).startswith("conftest.DLPackOnly (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
-    assert html_facts(html(exported))["type"] == "conftest.DLPackOnly"
+    exported = ExportedArray(torch.arange(6.0).reshape(2, 3))
+    assert plain(exported).startswith("<kinds.ExportedArray at ")  # not listed: Python's own repr
+    settings.array_types = ["kinds.ExportedArray"]  # as %config sets it, after loading
+    assert plain(exported).startswith("kinds.ExportedArray (2, 3) float32 cpu · 24 B · min 0 max 5 mean 2.5")
+    assert html_facts(html(exported))["type"] == "kinds.ExportedArray"
     settings.array_types = ["cupy.ndarray"]  # listed already, and the class above no longer
-    assert plain(exported).startswith("<conftest.DLPackOnly at ")
+    assert plain(exported).startswith("<kinds.ExportedArray at ")
     printers.unregister()
     assert plain(torch.ones(2)) == repr(torch.ones(2)) and not html.type_printers and not html.deferred_printers
-    settings.array_types = ["conftest.DLPackOnly"]  # unregistered: the setting no longer registers anything
-    assert plain(exported).startswith("<conftest.DLPackOnly at ")
-    with pytest.raises(TraitError, match="'DLPackOnly' is not a module and a class name, like 'mlx.core.array'"):
-        settings.array_types = ["DLPackOnly"]
+    settings.array_types = ["kinds.ExportedArray"]  # unregistered: the setting no longer registers anything
+    assert plain(exported).startswith("<kinds.ExportedArray at ")
+    with pytest.raises(TraitError, match="'ExportedArray' is not a module and a class name, like 'mlx.core.array'"):
+        settings.array_types = ["ExportedArray"]
 
 
 # ---- DTensor, on a mesh of one (gloo, in this process) ----
@@ -104,13 +92,29 @@ def test_array_types_lists_more_classes_to_display_by_name(settings):
 @pytest.fixture(scope="module")
 def mesh_of_one():
     import torch.distributed as dist
-    from torch.distributed.device_mesh import init_device_mesh
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
     try:
-        yield init_device_mesh("cpu", (1,))
+        yield kinds.mesh_of_one()
     finally:
         dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("kind", kinds.OTHER_ARRAYS, ids=lambda k: k.name)
+def test_every_other_array_converts_and_displays_through_its_adapter(kind, mesh_of_one, display, settings):
+    """The catalogue's arrays of other libraries: values, dtype, steps and the sharing truth (against the
+    array's own memory), and a display under the library's name that shows every value."""
+    plain, html = display
+    array = kind.make()
+    settings.array_types = [f"{type(array).__module__}.{type(array).__name__}"]  # where it is not displayed already
+    result = convert(array)
+    assert (result.array.dtype, result.steps, result.shares_memory) == (np.dtype(kind.dtype), kind.steps, kind.shares)
+    np.testing.assert_array_equal(result.array, kind.reference(array))
+    assert np.shares_memory(result.array, kind.memory(array)) is kind.shares
+    values = kind.reference(array).astype(np.float64)
+    low, high, mean = numbers([values.min(), values.max(), values.mean()])
+    text = plain(array)
+    assert text.startswith(f"{kind.type_name} (2, 3) ") and f" min {low} max {high} mean {mean} " in text
+    assert text.endswith(np.array2string(result.array)) and html_facts(html(array))["type"] == kind.type_name
 
 
 def test_a_dtensor_on_one_rank_shows_the_whole_tensor_and_its_placements(display, mesh_of_one):

@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 import torch
-from conftest import CUDA, DLPackOnly
-from kinds import KINDS, reference
+from conftest import CUDA
+from kinds import KINDS, ExportedArray, reference
 
 from ipython_tensorview import Conversion, TensorConversionError, convert, to_numpy
 from ipython_tensorview.convert import format_bytes, verdict
@@ -192,7 +192,7 @@ def test_array_likes_convert_through_numpy():
     assert shared.shares_memory and np.shares_memory(shared.array, data) and shared.source == "_Buffer"
     fresh = convert(_Buffer(data, fresh=True))
     assert not fresh.shares_memory and not np.shares_memory(fresh.array, data)
-    via_dlpack = convert(DLPackOnly(data))
+    via_dlpack = convert(ExportedArray(data))
     assert via_dlpack.shares_memory and np.shares_memory(via_dlpack.array, data)
 
 
