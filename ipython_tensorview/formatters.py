@@ -154,13 +154,19 @@ class TensorFormatters:
 
     def summary(self, obj) -> Summary:
         """The tensor's summary: shared by the formatters of one output, computed afresh for every other."""
+        return self._read(obj)[0]
+
+    def _read(self, obj) -> tuple[Summary, object]:
+        """The summary and the adapter's view (None for a torch tensor) of one output, read once for both."""
         shared = getattr(self._output, "summaries", None)
-        if shared is None:
-            return summarize(obj, self.settings)
-        entry = shared.get(id(obj))
+        entry = shared.get(id(obj)) if shared is not None else None
         if entry is None or entry[0] is not obj:
-            entry = shared[id(obj)] = (obj, summarize(obj, self.settings))
-        return entry[1]
+            adapter = adapter_for(obj)
+            view = adapter.view(obj) if adapter is not None else None
+            entry = (obj, summarize(obj, self.settings, view=view), view)
+            if shared is not None:
+                shared[id(obj)] = entry
+        return entry[1], entry[2]
 
     def share_within_outputs(self, display_formatter) -> None:
         """Wrap ``display_formatter.format`` so that the printers of one output share one summary."""
@@ -235,8 +241,8 @@ class TensorFormatters:
         if not self.settings.thumbnail:
             return None
         try:
-            adapter = adapter_for(obj)
-            tensor = adapter.view(obj).tensor if adapter is not None else obj  # another library's: as torch
+            view = self._read(obj)[1]
+            tensor = view.tensor if view is not None else obj  # another library's: as torch
             if tensor is None:  # read where it lies (a sharded JAX array): no picture
                 return None
             return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size)

@@ -136,15 +136,17 @@ def _torch():
     return sys.modules["torch"]
 
 
-def summarize(obj, settings: TensorView, values: bool = True) -> Summary:
+def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summary:
     """Every fact the text and HTML displays show, read from the array as it is now; without ``values``,
     the header's facts alone, without a histogram (an array shown on one line inside a container).
 
     A torch tensor is read directly; an array of another library (or a DTensor) through its adapter,
-    as a torch tensor over its data, with the library's own facts.
+    as a torch tensor over its data, with the library's own facts (``view``: the adapter's view of it,
+    where the caller has it already).
     """
     adapter = adapter_for(obj)
-    view = adapter.view(obj) if adapter is not None else None  # imports torch where needed
+    if view is None and adapter is not None:
+        view = adapter.view(obj)  # imports torch where needed
     if view is not None and view.tensor is None:  # read where it lies, by its own library
         return _summarize_in_place(obj, adapter, view, settings, values)
     torch = _torch()

@@ -234,6 +234,9 @@ from ipython_tensorview.render_text import render_text
 from ipython_tensorview.summary import summarize
 
 import ipython_tensorview.adapters.dlpack as dlpack_adapter, ipython_tensorview.stats as engine
+import ipython_tensorview.adapters.jax as jax_adapter
+from IPython.core.formatters import DisplayFormatter
+from ipython_tensorview.formatters import TensorFormatters
 
 
 def refuse(*args, **kwargs):
@@ -255,6 +258,12 @@ def described(array, spec):
     return [s.count, s.min, s.max, s.mean, s.std, s.nan, s.posinf, s.neginf, list(s.histogram), s.histogram_step]
 
 
+display = DisplayFormatter()
+display.formatters["text/plain"].max_width = 400
+TensorFormatters(TensorView()).register(display.formatters["text/plain"], display.formatters["text/html"], display)
+counted, count_true = [], jax_adapter.true_count
+jax_adapter.true_count = lambda a: counted.append(a) or count_true(a)
+flags = display.format(jax.device_put(jnp.asarray(values > 1), NamedSharding(mesh, P("x", "y"))))[0]
 rng = np.random.default_rng(1)
 edges = rng.normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31  # squares beyond float32, far from zero
 edges[3, :2] = [np.inf, -np.inf]
@@ -265,7 +274,8 @@ json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "
            "int32": described(np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7, P("x")),
            "replicated": described(values, P()),
            "edges": described(edges, P("x", "y")),
-           "large": described(rng.normal(size=(8192, 2048)).astype(np.float32), P("x"))}, sys.stdout)
+           "large": described(rng.normal(size=(8192, 2048)).astype(np.float32), P("x")),
+           "bool": [len(counted), flags["text/plain"].splitlines()[0], "text/html" in flags]}, sys.stdout)
 """
 
 
@@ -293,6 +303,10 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
     assert seen["first"] == [7, 2] and "nan 1 (first at [7, 2])" in header
+    true = int((values > 1).sum())
+    assert seen["bool"] == [1, f"jax.Array (400, 6) bool cpu:0..3 · sharding P('x', 'y') · mesh x=2 y=2 · "
+                               f"shards 4 × (200, 3) · 2.3 KiB · bool: {true} of 2400 true ({true / 2400:.1%})",
+                            True]  # counted once for the text and the HTML of one output
     integers = np.arange(-1000, 1400).reshape(400, 6) * 7
     count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["int32"]
     assert (count, low, high, nan, step) == (2400, -7000, 9793, 0, 1)
