@@ -63,21 +63,31 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
 
 
 def scale(rgba: np.ndarray) -> tuple[int, int]:
-    """How many times the thumbnail's pixels repeat down and across (nearest neighbour: crisp without any
-    style): to about ``THUMBNAIL_DISPLAY`` px on its larger side, and ``THUMBNAIL_SHORT_SIDE`` at least on each."""
+    """How many px each of the thumbnail's samples takes down and across: to about ``THUMBNAIL_DISPLAY`` px
+    on its larger side, and ``THUMBNAIL_SHORT_SIDE`` at least on each."""
     height, width = rgba.shape[:2]
     both = max(1, THUMBNAIL_DISPLAY // max(height, width))
     return max(both, -(-THUMBNAIL_SHORT_SIDE // height)), max(both, -(-THUMBNAIL_SHORT_SIDE // width))
 
 
 def thumbnail_img(rgba: np.ndarray) -> str:
+    """The thumbnail as an image: a PNG of one pixel per sample, inside an SVG image that draws it
+    scaled up without smoothing (``image-rendering``, inside the image's own document, where no
+    notebook's sanitizer reaches), so that each sample is a crisp block."""
     height, width = rgba.shape[:2]
     rows, columns = scale(rgba)
-    data = base64.b64encode(png(rgba, rows, columns)).decode("ascii")
+    pixels = base64.b64encode(png(rgba)).decode("ascii")
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * columns}" height="{height * rows}" '
+        f'viewBox="0 0 {width} {height}" preserveAspectRatio="none"><image width="{width}" height="{height}" '
+        f'preserveAspectRatio="none" image-rendering="pixelated" style="image-rendering: pixelated" '
+        f'href="data:image/png;base64,{pixels}"/></svg>'
+    )
+    data = base64.b64encode(svg.encode()).decode("ascii")
     return (
         f'<img class="tensorview-thumbnail" alt="thumbnail, {height}x{width} samples" '
         f'width="{width * columns}" height="{height * rows}" style="{_PICTURE}" '
-        f'src="data:image/png;base64,{data}"/>'
+        f'src="data:image/svg+xml;base64,{data}"/>'
     )
 
 

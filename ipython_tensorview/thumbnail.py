@@ -104,31 +104,21 @@ def _within_unit_range(pixels: np.ndarray) -> bool:
     return finite.size > 0 and finite.min() >= 0 and finite.max() <= 1
 
 
-def png(rgba: np.ndarray, rows: int = 1, columns: int = 1) -> bytes:
-    """Encode an (H, W, 4) uint8 array as an 8-bit RGBA PNG, each pixel repeated ``rows`` x ``columns``
-    times (nearest-neighbour scaling).
-
-    A picture scaled up is mostly repetition, and PNG's filters say so for nothing: the first of each
-    repeated row is written with the Sub filter (a repeated pixel differs from its left neighbour by zero)
-    and the others with Up (the same as the row above: all zero), so compressing it costs about what the
-    thumbnail itself would.
-    """
-    wide = np.repeat(rgba, columns, axis=1)
-    height, width = rgba.shape[0], wide.shape[1]
-    difference = wide.copy()
-    difference[:, 1:] -= wide[:, :-1]  # uint8 arithmetic wraps modulo 256, as the filter wants
-    first = np.concatenate([np.ones((height, 1), np.uint8), difference.reshape(height, width * 4)], axis=1)
-    repeated = np.zeros((height, rows - 1, width * 4 + 1), np.uint8)
-    repeated[..., 0] = 2  # the Up filter
-    scanlines = np.concatenate([first[:, None, :], repeated], axis=1)
+def png(rgba: np.ndarray) -> bytes:
+    """Encode an (H, W, 4) uint8 array as an 8-bit RGBA PNG, every row with the Sub filter (each pixel
+    as its difference to the one on its left: small numbers where colours change gradually)."""
+    height, width = rgba.shape[:2]
+    difference = rgba.copy()
+    difference[:, 1:] -= rgba[:, :-1]  # uint8 arithmetic wraps modulo 256, as the filter wants
+    scanlines = np.concatenate([np.ones((height, 1), np.uint8), difference.reshape(height, width * 4)], axis=1)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height * rows, 8, 6, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1))  # the filters left little for level 9 to find
+        + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 6))
         + chunk(b"IEND", b"")
     )

@@ -37,6 +37,26 @@ const opacity = (el) => {
 return [...document.querySelectorAll('.tensorview-label, .tensorview-fact, .tensorview pre')]
   .map((el) => [getComputedStyle(el).color, opaque(el), opacity(el)]);
 """
+# For each thumbnail: the share of its pixels, drawn at its displayed size, that differ from the first pixel
+# of their sample's block (0 where every sample is a crisp block of one colour, as no smoothing leaves it).
+BLURRED_JS = """
+return [...document.querySelectorAll('img.tensorview-thumbnail')].map((img) => {
+  const [rows, columns] = img.alt.match(/(\\d+)x(\\d+)/).slice(1).map(Number);
+  const canvas = document.createElement('canvas');
+  canvas.width = img.width; canvas.height = img.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0, img.width, img.height);
+  const pixels = context.getImageData(0, 0, img.width, img.height).data;
+  const down = img.height / rows, across = img.width / columns;
+  let differing = 0;
+  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) {
+    const first = (Math.floor(y / down) * down * img.width + Math.floor(x / across) * across) * 4;
+    const here = (y * img.width + x) * 4;
+    if ([0, 1, 2, 3].some((c) => Math.abs(pixels[here + c] - pixels[first + c]) > 2)) differing++;
+  }
+  return differing / (img.width * img.height);
+});
+"""
 # Each fact's height in lines: 1 where it did not wrap.
 FACT_LINES_JS = """
 return [...document.querySelectorAll('.tensorview-fact')].map((el) => el.getClientRects().length
@@ -118,6 +138,7 @@ def test_tensor_blocks_render_legibly(rendered, browser, theme):
         for img in images:
             assert img.size["width"] > 0 and img.size["height"] > 0
             assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+    assert browser.execute_script(BLURRED_JS) == [0, 0]  # each sample a crisp block: drawn without smoothing
     colours = browser.execute_script(COLOURS_JS)
     assert colours
     ratios = [contrast(color, background, opacity) for color, background, opacity in colours]

@@ -122,10 +122,14 @@ def test_html_structure(display):
     svg = base64.b64decode(histogram["src"].removeprefix("data:image/svg+xml;base64,")).decode()
     assert svg.count("<rect") == 12 and 'fill="#4c78a8"' in svg  # twelve evenly spread values, 12 bins of 24
     (img,) = tree.find("img", "tensorview-thumbnail")
-    png = base64.b64decode(img["src"].removeprefix("data:image/png;base64,"))
-    # 3x4 samples, each repeated 32 times each way (crisp without a style): 128 px wide, 96 high
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[16:24] == (128).to_bytes(4, "big") + (96).to_bytes(4, "big")
-    assert (img["width"], img["height"]) == ("128", "96")
+    picture = Tree(base64.b64decode(img["src"].removeprefix("data:image/svg+xml;base64,")).decode())
+    (svg,), (image,) = picture.find("svg"), picture.find("image")
+    # 3x4 samples, one pixel each, drawn 32 px a side without smoothing: 128 px wide, 96 high
+    assert (img["width"], img["height"]) == (svg["width"], svg["height"]) == ("128", "96")
+    assert (svg["viewbox"], image["width"], image["height"], image["image-rendering"]) == ("0 0 4 3", "4", "3",
+                                                                                            "pixelated")
+    png = base64.b64decode(image["href"].removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[16:24] == (4).to_bytes(4, "big") + (3).to_bytes(4, "big")
     assert "".join(tree.text["tensorview-values"]) == np.array2string(t.numpy())
 
 

@@ -86,10 +86,3 @@ def test_no_thumbnail_for_other_shapes_or_kinds():
     assert thumbnail_rgba(torch.ones(10), 8) is None
     assert thumbnail_rgba(torch.eye(3).to_sparse(), 8) is None
     assert thumbnail_rgba(torch.ones(3, 3, dtype=torch.complex64), 8) is None
-
-
-@pytest.mark.parametrize("rows, columns", [(1, 1), (3, 1), (1, 4), (32, 32)])
-def test_a_scaled_png_decodes_to_each_pixel_repeated(rows, columns):
-    rgba = (np.random.default_rng(0).random((5, 7, 4)) * 255).astype(np.uint8)
-    expected = np.repeat(np.repeat(rgba, rows, axis=0), columns, axis=1)
-    np.testing.assert_array_equal(_decode_png(png(rgba, rows, columns)), expected)
