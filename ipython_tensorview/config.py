@@ -107,9 +107,11 @@ class TensorView(Configurable):
     def _qualified_names(self, proposal):
         for name in proposal.value:
             module, _, cls = name.rpartition(".")
-            if not (module and cls.isidentifier()):
+            if not (module and all(part.isidentifier() for part in (*module.split("."), cls))):
                 raise TraitError(f"TensorView.array_types: {name!r} is not a module and a class name, "
                                  "like 'mlx.core.array'")
+            if module == "builtins":  # list, dict, object...: containers and bases, not arrays
+                raise TraitError(f"TensorView.array_types: {name!r} is a built-in class, not an array class")
         return proposal.value
 
 

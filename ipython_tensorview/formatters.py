@@ -21,6 +21,7 @@ import threading
 import warnings
 
 from IPython.lib.pretty import Breakable
+from IPython.utils.dir2 import get_real_method
 
 from .adapters import adapter_for, displayable
 from .config import TensorView
@@ -83,7 +84,7 @@ def _may_claim(formatter, obj, mro) -> bool:
     for cls in mro:
         if cls in by_type or (cls.__module__, cls.__name__) in deferred:
             return True
-    return getattr(obj, formatter.print_method, None) is not None
+    return get_real_method(obj, formatter.print_method) is not None  # as IPython looks its method up
 
 
 def _holds_arrays(value) -> bool:
@@ -113,7 +114,8 @@ class TensorFormatters:
 
     def __init__(self, settings: TensorView):
         self.settings = settings
-        # (formatter, (module, name), our printer, previous type printer, previous deferred printer)
+        # (formatter, (module, name), the class where it was imported, our printer, previous type printer,
+        # previous deferred printer)
         self._replaced: list[tuple] = []
         self._registered_on: tuple = ()  # register()'s arguments, to register again when array_types changes
         # the summaries of the output being formatted in this thread: {id: (tensor, Summary)}, else None
@@ -203,6 +205,8 @@ class TensorFormatters:
         html = display_formatter.formatters.get("text/html")
         if plain is None or not plain.pprint or plain.type_printers.get(cls) != self.text:
             return None
+        if html is not None and id(obj) in html.singleton_printers or id(obj) in plain.singleton_printers:
+            return None  # a printer for this very object comes first
         mro = cls.__mro__
         others = [display_formatter.ipython_display_formatter, display_formatter.mimebundle_formatter]
         others += [f for f in display_formatter.formatters.values() if f is not plain and f is not html]
@@ -261,15 +265,20 @@ class TensorFormatters:
         self.settings.observe(self._array_types_changed, "array_types")
 
     def _array_types_changed(self, change) -> None:
-        """``%config TensorView.array_types = [...]``: the printers of the classes listed now, and only those."""
-        self._remove_printers()
+        """``%config TensorView.array_types = [...]``: printers for the classes added, the printers of those
+        taken out removed; every other printer, ours or one registered since, stays."""
+        before, now = _keys(change["old"]), _keys(change["new"])
+        self._remove_printers([key for key in before if key not in now and key not in TARGETS])
         self._add_printers(*self._registered_on)
 
     def _add_printers(self, plain_text, html) -> None:
-        listed = tuple(tuple(name.rsplit(".", 1)) for name in self.settings.array_types)
+        """Printers for the classes of ``TARGETS`` and ``array_types`` that have none of ours yet."""
+        ours = {(formatter, key) for formatter, key, *_ in self._replaced}
         for formatter, printer in ((plain_text, self.text), (html, self.html)):
-            for module, name in dict.fromkeys(TARGETS + listed):  # each once: a second would record the first
-                key = (module, name)
+            for key in dict.fromkeys(TARGETS + _keys(self.settings.array_types)):
+                if (formatter, key) in ours:
+                    continue
+                module, name = key
                 cls = getattr(sys.modules.get(module), name, None)
                 previous_type = formatter.type_printers.get(cls) if cls is not None else None
                 previous_deferred = formatter.deferred_printers.get(key)
@@ -278,7 +287,7 @@ class TensorFormatters:
                     formatter.deferred_printers.pop(key, None)
                 else:
                     formatter.deferred_printers[key] = printer
-                self._replaced.append((formatter, key, printer, previous_type, previous_deferred))
+                self._replaced.append((formatter, key, cls, printer, previous_type, previous_deferred))
 
     def unregister(self) -> None:
         """Remove the printers wherever IPython moved them, and put back the ones they replaced."""
@@ -296,15 +305,32 @@ class TensorFormatters:
                     display_formatter.format = previous
             self._wrapped = None
 
-    def _remove_printers(self) -> None:
-        for formatter, key, printer, previous_type, previous_deferred in reversed(self._replaced):
+    def _remove_printers(self, keys=None) -> None:
+        """Take out the printers of the classes ``keys`` names (all of ours by default), wherever IPython moved
+        them, and put back the ones they replaced."""
+        kept = []
+        for record in reversed(self._replaced):
+            formatter, key, cls, printer, previous_type, previous_deferred = record
+            if keys is not None and key not in keys:
+                kept.append(record)
+                continue
             if formatter.deferred_printers.get(key) is printer:
                 del formatter.deferred_printers[key]
-            for cls, registered in list(formatter.type_printers.items()):
-                if registered is printer and (cls.__module__, cls.__name__) == key:
-                    del formatter.type_printers[cls]
+            for registered_cls, registered in list(formatter.type_printers.items()):
+                # the class registered itself (a name may re-export it), or the one IPython found for the name
+                if registered is printer and (registered_cls is cls or _key_of(registered_cls) == key):
+                    del formatter.type_printers[registered_cls]
                     if previous_type is not None:
-                        formatter.type_printers[cls] = previous_type
+                        formatter.type_printers[registered_cls] = previous_type
             if previous_deferred is not None:
                 formatter.deferred_printers[key] = previous_deferred
-        self._replaced.clear()
+        self._replaced = kept[::-1]
+
+
+def _keys(names) -> tuple[tuple[str, str], ...]:
+    """("module", "Class") for each "module.Class" name."""
+    return tuple(tuple(name.rsplit(".", 1)) for name in names)
+
+
+def _key_of(cls) -> tuple[str, str]:
+    return cls.__module__, cls.__name__

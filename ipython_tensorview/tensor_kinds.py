@@ -283,7 +283,7 @@ def shared_host_array(t):
         if t.requires_grad:
             return t.detach().numpy(), ["detach"]
         return t.numpy(), []
-    except (RuntimeError, TypeError):
+    except Exception:  # what it refuses, or a dispatch mode in force objects to: the full route says what
         return None
 
 

@@ -87,6 +87,37 @@ def test_array_types_lists_more_classes_to_display_by_name(settings):
         settings.array_types = ["ExportedArray"]
 
 
+def test_array_types_changes_touch_only_the_classes_added_or_taken_out(settings, monkeypatch):
+    """A class listed by a module that re-exports it loses its printer when taken out, and a printer the
+    user registered for tensors after loading outlives any change of the list."""
+    import sys
+    import types
+
+    from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
+    from traitlets import TraitError
+
+    from ipython_tensorview.formatters import TensorFormatters
+
+    class Reexported(ExportedArray):
+        __module__, __qualname__ = "arraylib._impl", "Reexported"
+
+    monkeypatch.setitem(sys.modules, "arraylib", types.SimpleNamespace(Array=Reexported))
+    plain, html = PlainTextFormatter(), HTMLFormatter()
+    printers = TensorFormatters(settings)
+    printers.register(plain, html)
+    plain.for_type(torch.Tensor, lambda obj, p, cycle: p.text("the user's"))
+    exported = Reexported(torch.arange(3.0))
+    settings.array_types = ["arraylib.Array"]
+    assert plain(exported).startswith("arraylib.Reexported (3,) float32 cpu") and plain(torch.ones(1)) == "the user's"
+    settings.array_types = []
+    assert plain(exported).startswith("<arraylib._impl.Reexported at ") and plain(torch.ones(1)) == "the user's"
+    printers.unregister()
+    assert plain(torch.ones(1)) == "the user's" and not html.type_printers
+    for bad, why in (("1lib.Array", "is not a module and a class name"), ("builtins.list", "is a built-in class")):
+        with pytest.raises(TraitError, match=f"^TensorView.array_types: '{bad}' {why}"):
+            settings.array_types = [bad]
+
+
 # ---- DTensor, on a mesh of one (gloo, in this process) ----
 
 @pytest.fixture(scope="module")

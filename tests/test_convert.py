@@ -308,3 +308,11 @@ def test_a_tensor_captured_inside_torch_func_grad_gives_the_conversion_error():
 
     torch.func.grad(f)(torch.arange(3.0))
     assert errors == ["Parameter could not be read: NotImplementedError: Cannot access storage of TensorWrapper"]
+
+
+def test_a_dispatch_mode_that_objects_to_the_tensor_gives_a_conversion_error():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    t = torch.arange(3.0)
+    with FakeTensorMode(), pytest.raises(TensorConversionError, match="^Tensor could not be read: AssertionError"):
+        convert(t)

@@ -263,11 +263,39 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
         plain.pprint = False
         assert display_formatter.format(t)[0]["text/plain"] == repr(t)
         plain.pprint = True
+        html.singleton_printers[id(t)] = lambda obj: "<b>this one</b>"
+        assert display_formatter.format(t)[0]["text/html"] == "<b>this one</b>"  # a printer for this very tensor
+        html.singleton_printers.clear()
         html.enabled = False
         assert display_formatter.format(t) == ({"text/plain": ipythons["text/plain"]}, {})
     finally:
         type(html).__call__ = original
         html.enabled = True
+        printers.unregister()
+
+
+def test_an_array_whose_attribute_lookup_raises_still_displays(settings):
+    """IPython asks each formatter's special method of the object and takes any exception for "none"; so does
+    the output composed without its dispatch."""
+    from IPython.core.formatters import DisplayFormatter
+    from kinds import ExportedArray
+
+    class Lazy(ExportedArray):
+        def __getattr__(self, name):
+            raise RuntimeError(f"{name} is computed on first use, and that failed")
+
+    display_formatter = DisplayFormatter()
+    display_formatter.formatters["text/plain"].max_width = 1000
+    printers = TensorFormatters(settings)
+    plain, html = display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"]
+    printers.register(plain, html, display_formatter)
+    plain.for_type(Lazy, printers.text)  # as array_types registers a class it lists (a local one has no name)
+    html.for_type(Lazy, printers.html)
+    try:
+        data, _ = display_formatter.format(Lazy(torch.arange(3.0)))
+        assert data["text/plain"].startswith("test_formatters.Lazy (3,) float32 cpu · 12 B · min 0 max 2 mean 1 ")
+        assert "tensorview-facts" in data["text/html"]
+    finally:
         printers.unregister()
 
 
