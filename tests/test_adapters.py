@@ -257,24 +257,23 @@ def test_the_listing_shows_other_libraries_arrays_and_dtensors(ip, mesh_of_one, 
 SHARDED = """
 import json, os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-import jax, jax.numpy as jnp, numpy as np
+import jax, jax.numpy as jnp, ml_dtypes, numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from IPython.core.formatters import DisplayFormatter
 from ipython_tensorview import convert
 from ipython_tensorview.config import TensorView
+from ipython_tensorview.formatters import TensorFormatters
 from ipython_tensorview.render_text import render_text
 from ipython_tensorview.summary import summarize
-
-import ipython_tensorview.adapters.dlpack as dlpack_adapter, ipython_tensorview.stats as engine
-import ipython_tensorview.adapters.jax as jax_adapter
-from IPython.core.formatters import DisplayFormatter
-from ipython_tensorview.formatters import TensorFormatters
+import ipython_tensorview.adapters.dlpack as dlpack_adapter, ipython_tensorview.adapters.jax as jax_adapter
 
 
-def refuse(*args, **kwargs):
-    raise AssertionError("a sharded array was read through torch")
+def unreachable(*args, **kwargs):
+    raise RuntimeError("torch was not built for this device")
 
 
-dlpack_adapter.as_tensor = engine.tensor_stats = refuse  # XLA reads a sharded array, on its devices
+if sys.argv[1] == "xla":  # torch cannot reach the devices: XLA reads the array
+    dlpack_adapter.as_tensor = unreachable
 mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ("x", "y"))
 values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
 values[7, 2] = np.nan
@@ -284,7 +283,7 @@ result = convert(x)
 stats = summary.stats
 
 
-def described(array, spec):
+def described(array, spec=P("x")):
     s = summarize(jax.device_put(jnp.asarray(array), NamedSharding(mesh, spec)), TensorView()).stats
     return [s.count, s.min, s.max, s.mean, s.std, s.nan, s.posinf, s.neginf, list(s.histogram), s.histogram_step]
 
@@ -295,30 +294,53 @@ TensorFormatters(TensorView()).register(display.formatters["text/plain"], displa
 counted, count_true = [], jax_adapter.true_count
 jax_adapter.true_count = lambda a: counted.append(a) or count_true(a)
 flags = display.format(jax.device_put(jnp.asarray(values > 1), NamedSharding(mesh, P("x", "y"))))[0]
-rng = np.random.default_rng(1)
-edges = rng.normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31  # squares beyond float32, far from zero
-edges[3, :2] = [np.inf, -np.inf]
+CASES = {
+    "integers": np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7,
+    "integers far from zero": 1_700_000_000 + 3 * np.arange(64, dtype=np.int32),
+    "floats far from zero": (1e6 + np.random.default_rng(2).normal(size=64)).astype(np.float32),
+    "edges of float32": np.tile(np.array([-3e38, -2e38, 2e38, 3e38], np.float32), 4),
+    "squares beyond float32": np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31,
+    "float8 with NaN": np.array([-2.25, 1.0, np.nan, 2.0] * 4, np.float32).astype(ml_dtypes.float8_e4m3fn),
+    "complex inf + nan j": np.array([complex(np.inf, np.nan), 3 + 4j, 1, 2] * 4, np.complex64),
+}
+CASES["squares beyond float32"][3, :2] = [np.inf, -np.inf]
 json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "stats": [stats.count, stats.min,
            stats.max, stats.mean, stats.std, stats.nan, list(stats.histogram)],
            "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
            result.array, values, equal_nan=True)),
-           "int32": described(np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7, P("x")),
+           "cases": {name: described(array) for name, array in CASES.items()},
            "replicated": described(values, P()),
-           "edges": described(edges, P("x", "y")),
-           "large": described(rng.normal(size=(8192, 2048)).astype(np.float32), P("x")),
+           "large": described(np.random.default_rng(1).normal(size=(8192, 2048)).astype(np.float32)),
            "bool": [len(counted), flags["text/plain"].splitlines()[0], "text/html" in flags]}, sys.stdout)
 """
 
 
-def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
+def _reference(values) -> list:
+    """What the statistics must be: count, min, max, mean, std, nan, +inf, -inf of NumPy's float64 reading
+    (complex: of |z|), and np.histogram's counts over 24 bins."""
+    from ipython_tensorview.histogram import bin_edges
+
+    values = np.abs(values.astype(np.complex128)) if np.iscomplexobj(values) else values.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    histogram = np.histogram(finite, bins=bin_edges(finite.min(), finite.max(), 24))[0].tolist()
+    return [finite.size, finite.min(), finite.max(), finite.mean(), finite.std(), int(np.isnan(values).sum()),
+            int((values == np.inf).sum()), int((values == -np.inf).sum()), histogram]
+
+
+@pytest.mark.parametrize("reader", ["torch", "xla"])
+def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
+    """Each shard read on its device by the torch engine through DLPack; where torch cannot reach the
+    devices, by XLA. Either way exact over every element, checked against NumPy on arrays at the edges."""
     import json
     import subprocess
     import sys
 
-    from ipython_tensorview.adapters.jax import sample_steps
-    from ipython_tensorview.histogram import bin_edges
+    import ml_dtypes
 
-    done = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=120)
+    from ipython_tensorview.adapters.jax import sample_steps
+    from ipython_tensorview.histogram import histogram_step
+
+    done = subprocess.run([sys.executable, "-c", SHARDED, reader], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout)
     header = seen["text"].splitlines()[0]
@@ -326,11 +348,9 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
                              "shards 4 × (200, 3) · 9.4 KiB · min ")
     values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
     values[7, 2] = np.nan
-    finite = values[np.isfinite(values)].astype(np.float64)
-    count, low, high, mean, std, nan, histogram = seen["stats"]
-    assert (count, low, high, nan) == (finite.size, finite.min(), finite.max(), 1)
-    assert math.isclose(mean, finite.mean(), rel_tol=1e-5) and math.isclose(std, finite.std(), rel_tol=1e-5)
-    assert histogram == np.histogram(finite, bins=bin_edges(low, high, 24))[0].tolist()
+    count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(values)
+    assert seen["stats"][:3] + seen["stats"][5:] == [count, low, high, nan, histogram]
+    assert math.isclose(seen["stats"][3], mean, rel_tol=1e-5) and math.isclose(seen["stats"][4], std, rel_tol=1e-5)
     assert seen["text"].count("\n") == 7 and " ...\n" in seen["text"]  # a header line; edges: 3 rows, ..., 3 rows
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
     assert seen["first"] == [7, 2] and "nan 1 (first at [7, 2])" in header
@@ -338,27 +358,37 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np():
     assert seen["bool"] == [1, f"jax.Array (400, 6) bool cpu:0..3 · sharding P('x', 'y') · mesh x=2 y=2 · "
                                f"shards 4 × (200, 3) · 2.3 KiB · bool: {true} of 2400 true ({true / 2400:.1%})",
                             True]  # counted once for the text and the HTML of one output
-    integers = np.arange(-1000, 1400).reshape(400, 6) * 7
-    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["int32"]
-    assert (count, low, high, nan, step) == (2400, -7000, 9793, 0, 1)
-    assert math.isclose(mean, integers.mean(), rel_tol=1e-6) and math.isclose(std, integers.std(), rel_tol=1e-6)
-    assert histogram == np.histogram(integers, bins=24)[0].tolist()
-    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["replicated"]  # each copy counted once
-    assert (count, low, high, nan) == (finite.size, finite.min(), finite.max(), 1)
-    assert math.isclose(mean, finite.mean(), rel_tol=1e-5) and math.isclose(std, finite.std(), rel_tol=1e-5)
-    edges = np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31
-    edges[3, :2] = [np.inf, -np.inf]
-    kept = edges[np.isfinite(edges)].astype(np.float64)
-    count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["edges"]
-    assert (count, low, high, nan, posinf, neginf) == (kept.size, kept.min(), kept.max(), 0, 1, 1)
-    assert math.isclose(mean, kept.mean(), rel_tol=1e-6) and math.isclose(std, kept.std(), rel_tol=1e-5)
+    cases = {
+        "integers": np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7,
+        "integers far from zero": 1_700_000_000 + 3 * np.arange(64, dtype=np.int32),
+        "floats far from zero": (1e6 + np.random.default_rng(2).normal(size=64)).astype(np.float32),
+        "edges of float32": np.tile(np.array([-3e38, -2e38, 2e38, 3e38], np.float32), 4),
+        "squares beyond float32": np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31,
+        "float8 with NaN": np.array([-2.25, 1.0, np.nan, 2.0] * 4, np.float32).astype(ml_dtypes.float8_e4m3fn),
+        "complex inf + nan j": np.array([complex(np.inf, np.nan), 3 + 4j, 1, 2] * 4, np.complex64),
+    }
+    cases["squares beyond float32"][3, :2] = [np.inf, -np.inf]
+    for name, array in cases.items():
+        count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(array)
+        got = seen["cases"][name]
+        assert got[:3] + got[5:9] == [count, low, high, nan, posinf, neginf, histogram], name
+        scale = max(abs(low), abs(high))  # a mean of zero is known to float32's precision of the values
+        assert math.isclose(got[3], mean, rel_tol=1e-6, abs_tol=1e-7 * scale), name
+        assert math.isclose(got[4], std, rel_tol=1e-5), name
+    count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(values)
+    got = seen["replicated"]  # each copy counted once
+    assert got[:3] + [got[5]] == [count, low, high, nan] and math.isclose(got[3], mean, rel_tol=1e-5)
     count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["large"]
     assert count == 8192 * 2048 and abs(mean) < 1e-3 and math.isclose(std, 1.0, rel_tol=1e-3)
-    steps = sample_steps((8192, 2048), 1 << 20)  # along each dimension: no reshaping, which moves the data
-    sampled = len(range(steps[0] // 2, 8192, steps[0])) * len(range(steps[1] // 2, 2048, steps[1]))
-    assert step == steps[0] * steps[1] > 1 and 0.5 < sampled / 2**20 < 1.5
+    if reader == "xla":  # a sample along each dimension: no reshaping, which moves the data
+        steps = sample_steps((8192, 2048), 1 << 20)
+        sampled = len(range(steps[0] // 2, 8192, steps[0])) * len(range(steps[1] // 2, 2048, steps[1]))
+        assert step == steps[0] * steps[1] > 1 and 0.5 < sampled / 2**20 < 1.5
+    else:  # each of the two distinct shards' sample, every step-th element in memory order
+        assert step == histogram_step(torch.empty(4096, 2048)) > 1
+        sampled = 2 * len(range(step // 2, 4096 * 2048, step))
     assert sampled <= sum(histogram) <= sampled + 2  # and the bins of the exact min and max, if it missed them
-    assert histogram[0] >= 1 and histogram[-1] >= 1  # the bins of the exact min and max
+    assert histogram[0] >= 1 and histogram[-1] >= 1
 
 
 def test_a_jax_array_other_processes_share_is_read_from_this_process_shards_alone():

@@ -221,7 +221,8 @@ def test_text_and_html_of_one_output_share_one_summary(settings, monkeypatch):
                       display_formatter)
     calls = []
     real = formatters_module.summarize
-    monkeypatch.setattr(formatters_module, "summarize", lambda t, s, view=None: calls.append(t) or real(t, s, view=view))
+    monkeypatch.setattr(formatters_module, "summarize",
+                        lambda t, s, view=None: calls.append(t) or real(t, s, view=view))
     t = torch.arange(4.0)
     display_formatter.format(t)
     assert len(calls) == 1

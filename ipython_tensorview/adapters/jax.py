@@ -3,12 +3,14 @@
 One on a single device is a DLPack array (see :mod:`.dlpack`), immutable: ``%np`` gives a read-only view
 of its host memory, and a display reads it as a torch tensor over the same memory.
 
-One sharded over several devices (or on a device torch cannot reach) stays where it is: XLA reduces each
-distinct shard on its own device (jitted ``jax.numpy`` reductions, compiled once per shard shape and
-dtype, with no collective: a display runs in one process, and the other processes of a multi-process
-array would not join one), and only scalars and the histogram's counts come to the host, merged there in
-float64. Its values are the edge elements NumPy prints, gathered by index, and the display names the
-sharding, the mesh and the shards. ``%np`` gathers it and says so.
+One sharded over several devices stays where it is: each distinct shard is read on its own device by
+the torch engine, through DLPack (no shard is gathered to the host, nothing is compiled), and the results
+are merged. Where torch cannot reach the devices (a GPU this torch was not built for), XLA reads the
+array on them instead: jitted ``jax.numpy`` reductions, compiled the first time a display meets a shape,
+whose sums are in float32 unless ``jax_enable_x64`` is on. A display runs no collective across processes:
+of an array other processes share, it reads the shards this process holds. Its values are the edge
+elements NumPy prints, gathered by index, and the display names the sharding, the mesh and the shards.
+``%np`` gathers it and says so.
 """
 
 from __future__ import annotations
@@ -129,6 +131,63 @@ def to_array(obj, *, ml_dtypes: bool = False):
     return array, steps, False
 
 
+def _distinct_shards(obj) -> list:
+    """Each distinct shard this process holds, once (a replicated one has copies on several devices), as
+    (global index of its first element, the shard: a single-device jax.Array)."""
+    shards = {}
+    for shard in obj.addressable_shards:
+        where = tuple((index.start, index.stop, index.step) for index in shard.index)
+        shards.setdefault(where, (tuple(index.start or 0 for index in shard.index), shard.data))
+    return list(shards.values())
+
+
+def _as_tensors(shards) -> list | None:
+    """Torch tensors over the shards' memory, on their devices; None where torch cannot reach one (a GPU
+    this torch was not built for)."""
+    try:
+        return [(offset, dlpack.as_tensor(data)) for offset, data in shards]
+    except Exception:
+        return None
+
+
+def statistics(obj, bins: int):
+    """The statistics of an array read where it lies: each distinct shard by the torch engine on its own
+    device, through DLPack, without a copy, the results merged (exact counts, min and max; the mean and
+    the spread merged in float64; the histogram counted in each shard over the array's range). Where torch
+    cannot reach the devices, by XLA (see :func:`_xla_statistics`)."""
+    from ..histogram import middle_bin
+    from ..stats import Stats, tensor_stats
+
+    if obj.dtype == bool or not obj.size:
+        return None
+    shards = _as_tensors(_distinct_shards(obj))
+    if shards is None:
+        return _xla_statistics(obj, bins)
+    parts = [(offset, t, tensor_stats(t, bins=bins if len(shards) == 1 else 0)) for offset, t in shards]
+    count = sum(stats.count for _, _, stats in parts)
+    nan, posinf, neginf = (sum(getattr(stats, name) for _, _, stats in parts) for name in ("nan", "posinf", "neginf"))
+    firsts = [tuple(o + i for o, i in zip(offset, stats.first_non_finite))
+              for offset, _, stats in parts if stats.first_non_finite is not None]
+    first = min(firsts) if firsts else None
+    of = parts[0][2].of
+    if not count:
+        return Stats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, of=of, first_non_finite=first)
+    counted = [(t, stats) for _, t, stats in parts if stats.count]
+    low, high = min(stats.min for _, stats in counted), max(stats.max for _, stats in counted)
+    mean = math.fsum(stats.count * stats.mean for _, stats in counted) / count
+    variance = math.fsum(stats.count * (stats.std**2 + (stats.mean - mean) ** 2) for _, stats in counted) / count
+    if len(parts) == 1:
+        histogram, step = parts[0][2].histogram, parts[0][2].histogram_step
+    elif bins and low < high:  # each shard's counts over the array's range
+        shard_histograms = [tensor_stats(t, bins=bins, value_range=(float(low), float(high))) for t, _ in counted]
+        histogram = tuple(int(n) for n in np.sum([h.histogram for h in shard_histograms], axis=0))
+        step = max(h.histogram_step for h in shard_histograms)
+    else:
+        histogram, step = (tuple(middle_bin(count, bins)) if bins else ()), 1
+    return Stats(count, low, high, min(max(mean, float(low)), float(high)), math.sqrt(max(variance, 0.0)), nan,
+                 posinf, neginf, histogram, of=of, histogram_step=step, first_non_finite=first)
+
+
 def _parts(obj) -> list:
     """What XLA reads, as (global index of its first element, jax.Array): the whole array where this
     process holds all of it (one program over every device, compiled once per shape and sharding, its
@@ -136,27 +195,34 @@ def _parts(obj) -> list:
     device (a program over the whole would be a collective the other processes do not join)."""
     if obj.is_fully_addressable:
         return [((0,) * obj.ndim, obj)]
-    return [(tuple(index.start or 0 for index in shard.index), shard.data)
-            for shard in obj.addressable_shards if shard.replica_id == 0]
+    return _distinct_shards(obj)
 
 
 @functools.cache
 def _reductions():
-    """The jitted reductions an array is read with: ``moments(parts)`` and ``histogram(x, edges, steps)``.
+    """The jitted reductions XLA reads an array with: ``moments(parts)`` and ``histogram(x, edges, steps,
+    power)``.
 
     ``moments`` takes min, max and the sum first, the fastest reductions XLA has. Where they are finite
-    and of an ordinary magnitude, the common case, the squares of differences to the mean are one more
-    sum. Only where they are not does it count and mask NaN and Inf, and scale the values by a power of
-    two (exact), so that neither the sum nor the squares overflow or underflow: on a CPU, XLA takes
-    several times as long over those. Sums accumulate in JAX's default float (float32; float64 where
-    ``jax_enable_x64`` is on). Counts are uint32. Nothing is reshaped: reshaping a sharded array would
-    move it between the devices.
+    and of an ordinary magnitude, the common case, the sums of differences to a pivot near the mean (an
+    integer, for integers: their differences are exact) are one more pass. Only where they are not does
+    it count and mask NaN and Inf, and scale the values by a power of two (exact), so that neither the sums
+    nor the squares overflow. Low-precision floats are read as float32. Sums accumulate in JAX's default
+    float (float32; float64 where ``jax_enable_x64`` is on); counts are uint32. Nothing is reshaped:
+    reshaping a sharded array would move it between the devices.
     """
     import jax
     import jax.numpy as jnp
 
     def real_values(x):
-        return jnp.abs(x) if jnp.iscomplexobj(x) else x
+        if jnp.iscomplexobj(x):  # |z|, infinite where either part is (abs would make inf + nan*j NaN)
+            return jnp.where(jnp.isinf(x.real) | jnp.isinf(x.imag), jnp.inf, jnp.abs(x))
+        if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+            return x.astype(jnp.float32)  # float8 has no room for the infinities masks use
+        return x
+
+    def integers(values) -> bool:
+        return jnp.issubdtype(values.dtype, jnp.integer)
 
     @jax.jit
     def first_pass(x):
@@ -165,10 +231,14 @@ def _reductions():
         return values.min(), values.max(), values.astype(jnp.result_type(float)).sum()
 
     @jax.jit
-    def ordinary(x, total):
-        """No NaN or Inf, and magnitudes whose squares of differences float32 holds unscaled."""
+    def ordinary(x, pivot):
+        """No NaN or Inf, magnitudes float32 holds the squares of: the sums of the differences to ``pivot``
+        and of their squares (integers: differences taken in the integers, exact)."""
         values = real_values(x)
-        return jnp.sum(jnp.square(values - total / values.size))
+        accumulator = jnp.result_type(float)
+        differences = (values - pivot.astype(values.dtype)).astype(accumulator) if integers(values) else (
+            values.astype(accumulator) - pivot)
+        return differences.sum(), jnp.sum(jnp.square(differences))
 
     @jax.jit
     def careful(x):
@@ -183,46 +253,79 @@ def _reductions():
         half = power // 2  # 2**-power in two factors, each a normal number whatever the power
         scaled = values.astype(accumulator) * jnp.ldexp(jnp.ones((), accumulator), -half)
         scaled = jnp.where(finite, scaled * jnp.ldexp(jnp.ones((), accumulator), half - power), 0)
-        total = scaled.sum()
-        squares = jnp.sum(jnp.where(finite, jnp.square(scaled - total / jnp.maximum(count, 1)), 0))
+        centre = scaled.sum() / jnp.maximum(count, 1)
+        differences = jnp.where(finite, scaled - centre, 0)
         nan = jnp.sum(jnp.isnan(values), dtype=jnp.uint32)
         posinf = jnp.sum(values == jnp.inf, dtype=jnp.uint32)
         # the first value that is not finite, as a flat index in index order (its size where there is none)
         flat = sum(jax.lax.broadcasted_iota(jnp.uint32, values.shape, d) * math.prod(values.shape[d + 1:])
                    for d in range(values.ndim)) if values.ndim else jnp.zeros((), jnp.uint32)
         first = jnp.min(jnp.where(finite, jnp.uint32(values.size), flat))
-        return count, nan, posinf, low, high, power, total, squares, first
-
-    def integers(values) -> bool:
-        return jnp.issubdtype(values.dtype, jnp.integer)
+        return (count, nan, posinf, low, high, power, centre, differences.sum(), jnp.sum(jnp.square(differences)),
+                first)
 
     def moments(parts) -> list[tuple]:
-        """Each part's (count, nan, +inf, low, high, power p, sum / 2**p, squares of differences / 2**2p,
-        flat index of the first value that is not finite), in two waits for the devices. Only the program
-        a part needs is compiled: a display pays for the careful one only where it is needed."""
+        """Each part's (count, nan, +inf, low, high, power p, pivot / 2**p, sum of differences to the pivot
+        and of their squares, each / 2**p and / 2**2p, flat index of the first value that is not finite),
+        in two waits for the devices. Only the program a part needs is compiled: a display pays for the
+        careful one only where it is needed."""
         firsts = jax.device_get([first_pass(part) for part in parts])
         results = []
         for part, (low, high, total) in zip(parts, firsts):
+            whole = jnp.issubdtype(low.dtype, jnp.integer)
             magnitude = max(abs(float(low)), abs(float(high)))
-            if math.isfinite(float(total)) and (magnitude == 0 or 2.0**-32 <= magnitude <= 2.0**40):
-                results.append((part.size, 0, 0, low, high, 0, total, ordinary(part, total), part.size))
+            if math.isfinite(float(total)) and (magnitude == 0 or 2.0**-32 <= magnitude <= 2.0**40) and (
+                    not whole or int(high) - int(low) < 2**31):
+                pivot = float(total) / part.size
+                pivot = min(max(round(pivot), int(low)), int(high)) if whole else pivot
+                results.append((part.size, 0, 0, low, high, 0, pivot, *ordinary(part, pivot), part.size))
             else:
                 results.append(careful(part))
         return jax.device_get(results)
 
-    @functools.partial(jax.jit, static_argnums=2)
-    def histogram(x, edges, steps):
-        """np.histogram's counts over ``edges`` of every ``steps[d]``-th index along each dimension d: each
-        value's bin from its position, corrected against the edges as NumPy corrects it."""
+    @functools.partial(jax.jit, static_argnums=3)
+    def histogram(x, high_parts, low_parts, steps, power, origin):
+        """np.histogram's counts over the bins of every ``steps[d]``-th index along each dimension d: each
+        value's bin from its position, then corrected against the edges as NumPy corrects it, comparing as
+        exactly as float64 does though the values are float32.
+
+        Floats are compared as value / 2**power (exact) against each edge / 2**power held as the sum of two
+        float32 numbers, ``high_parts + low_parts``: v >= e exactly where v - high >= low, since v - high is
+        exact where it is small (Sterbenz) and far larger than ``low`` where it is not. Integers are compared
+        as their differences to ``origin`` (their min; exact in the integers) against the integer edges
+        ``high_parts`` (the least difference in each bin); ``low_parts`` is then unused.
+        """
         accumulator = jnp.result_type(float)
-        values = real_values(x)[tuple(slice(step // 2, None, step) for step in steps)].astype(accumulator)
-        edges = edges.astype(accumulator)
-        bins = edges.size - 1
-        counted = (values >= edges[0]) & (values <= edges[-1])  # NaN and values outside: not counted
-        position = jnp.where(counted, (values - edges[0]) * (bins / (edges[-1] - edges[0])), 0)
-        index = jnp.clip(position.astype(jnp.int32), 0, bins - 1)
-        index = jnp.where(values < edges[index], index - 1, index)
-        index = jnp.where((values >= edges[index + 1]) & (index < bins - 1), index + 1, index)
+        values = real_values(x)[tuple(slice(step // 2, None, step) for step in steps)]
+        bins = high_parts.size - 1
+        if integers(values):
+            values = values - origin.astype(values.dtype)
+            edges = high_parts.astype(values.dtype)
+
+            def at_least(k):
+                return values >= edges[k]
+
+            def at_most_last():
+                return values < edges[-1]  # the last edge of integers is the max + 1: every value is in
+
+            position = values.astype(accumulator) * (bins / edges[-1].astype(accumulator))
+        else:
+            half = power // 2  # 2**-power in two factors, each a normal number whatever the power
+            values = values.astype(accumulator) * jnp.ldexp(jnp.ones((), accumulator), -half)
+            values = values * jnp.ldexp(jnp.ones((), accumulator), half - power)
+            highs, lows = high_parts.astype(accumulator), low_parts.astype(accumulator)
+
+            def at_least(k):
+                return values - highs[k] >= lows[k]
+
+            def at_most_last():
+                return values - highs[-1] <= lows[-1]
+
+            position = (values - highs[0]) * (bins / (highs[-1] - highs[0]))
+        counted = at_least(0) & at_most_last()  # NaN and values outside: not counted
+        index = jnp.clip(jnp.where(counted, position, 0).astype(jnp.int32), 0, bins - 1)
+        index = jnp.where(at_least(index), index, index - 1)
+        index = jnp.where(at_least(index + 1) & (index < bins - 1), index + 1, index)
         return jnp.zeros(bins, jnp.uint32).at[jnp.where(counted, index, 0)].add(counted.astype(jnp.uint32))
 
     return moments, histogram
@@ -250,26 +353,24 @@ def sample_steps(shape: tuple[int, ...], target: int) -> tuple[int, ...]:
     return tuple(steps)
 
 
-def statistics(obj, bins: int):
-    """The statistics of an array read where it lies, by XLA on its devices (see :func:`_parts` and
-    :func:`_reductions`), merged on the host in float64 where there are parts: exact counts, min and max,
-    the mean and the spread; the histogram over the array's range, from a sample taken along each
-    dimension above a few million elements."""
+def _xla_statistics(obj, bins: int):
+    """The statistics of an array torch cannot reach, computed by XLA on its devices (see :func:`_parts`
+    and :func:`_reductions`) and merged on the host in float64: exact counts, min and max; the mean and
+    the spread from sums in JAX's default float; the histogram over the array's range, from a sample taken
+    along each dimension above a few million elements. XLA reads subnormal numbers as zero."""
     import jax
 
     from ..histogram import HISTOGRAM_EXACT_ELEMENTS, HISTOGRAM_SAMPLE_ELEMENTS, bin_edges, middle_bin
     from ..stats import Stats
 
-    if obj.dtype == bool or not obj.size:
-        return None
     moments, histogram = _reductions()
     parts = _parts(obj)
     rows = moments([part for _, part in parts])
     count = sum(int(row[0]) for row in rows)
     nan, posinf = sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
     neginf = sum(part.size for _, part in parts) - count - nan - posinf
-    firsts = [tuple(o + int(i) for o, i in zip(offset, np.unravel_index(int(row[8]), part.shape)))
-              for (offset, part), row in zip(parts, rows) if int(row[8]) < part.size]
+    firsts = [tuple(o + int(i) for o, i in zip(offset, np.unravel_index(int(row[9]), part.shape)))
+              for (offset, part), row in zip(parts, rows) if int(row[9]) < part.size]
     first = min(firsts) if firsts else None
     of = "|z|" if np.issubdtype(obj.dtype, np.complexfloating) else ""
     if not count:
@@ -278,9 +379,12 @@ def statistics(obj, bins: int):
     as_number = int if np.issubdtype(obj.dtype, np.integer) else float
     low = min(as_number(row[3]) for _, row in counted)
     high = max(as_number(row[4]) for _, row in counted)
-    # each part's mean, and its sum of squared differences to it, scaled back by its power of two
-    means = [math.ldexp(float(row[6]) / int(row[0]), int(row[5])) for _, row in counted]
-    spreads = [math.ldexp(float(row[7]), 2 * int(row[5])) for _, row in counted]
+    means, spreads = [], []  # each part's mean, and its sum of squared differences to it, scaled back
+    for _, row in counted:
+        n, power, pivot, differences, squares = int(row[0]), int(row[5]), float(row[6]), float(row[7]), float(row[8])
+        offset = differences / n
+        means.append(math.ldexp(pivot + offset, power))
+        spreads.append(math.ldexp(max(squares - n * offset * offset, 0.0), 2 * power))
     mean = math.fsum(int(row[0]) * m for (_, row), m in zip(counted, means)) / count
     squares = math.fsum(spreads) + math.fsum(int(row[0]) * (m - mean) ** 2 for (_, row), m in zip(counted, means))
     target = HISTOGRAM_SAMPLE_ELEMENTS * 4 // max(4, obj.dtype.itemsize)
@@ -291,7 +395,16 @@ def statistics(obj, bins: int):
         counts = ()
     elif low < high:
         edges = bin_edges(float(low), float(high), bins)
-        tallies = jax.device_get([histogram(part, edges, s) for (part, _), s in zip(counted, steps)])
+        if as_number is int:  # the least difference to the min in each bin; the last edge just above the max
+            high_parts = np.append(np.ceil(edges[:-1] - low), high - low + 1).astype(np.int64)
+            low_parts, power = np.zeros(1, np.float32), 0
+        else:  # each edge / 2**power as the sum of two float32 numbers
+            power = math.frexp(max(abs(low), abs(high)))[1]
+            scaled = np.ldexp(edges, -power)
+            high_parts = scaled.astype(np.float32)
+            low_parts = (scaled - high_parts).astype(np.float32)
+        tallies = jax.device_get([histogram(part, high_parts, low_parts, s, power, low)
+                                  for (part, _), s in zip(counted, steps)])
         counts = [int(n) for n in np.sum(tallies, axis=0, dtype=np.int64)]
         if step > 1:  # a sample may miss the extremes; the exact min and max are known
             counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
@@ -303,11 +416,15 @@ def statistics(obj, bins: int):
 
 
 def true_count(obj) -> int:
-    """How many elements of a boolean array are true, counted by XLA on its devices."""
+    """How many elements of a boolean array are true, counted on each shard's device."""
     import jax
     import jax.numpy as jnp
 
-    return sum(int(n) for n in jax.device_get([jnp.count_nonzero(part) for _, part in _parts(obj)]))
+    shards = _distinct_shards(obj)
+    tensors = _as_tensors(shards)
+    if tensors is not None:
+        return sum(int(t.count_nonzero()) for _, t in tensors)
+    return sum(int(n) for n in jax.device_get([jnp.count_nonzero(data) for _, data in shards]))
 
 
 def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool] | None:
