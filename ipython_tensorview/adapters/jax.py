@@ -435,8 +435,34 @@ def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool] | No
     summarise = obj.size > threshold
     if not summarise:
         return to_array(obj)[0], False
-    small = np.asarray(obj[np.ix_(*edge_indices(obj.shape, edgeitems))])
-    if small.dtype.name not in np.sctypeDict:
-        small = small.astype(np.float32)
-    return small, True
+    kept = edge_indices(obj.shape, edgeitems)
+    shards = _as_tensors(_distinct_shards(obj))
+    if shards is None:  # JAX gathers them (compiling the gather for the shape)
+        small = np.asarray(obj[np.ix_(*kept)])
+        return (small.astype(np.float32) if small.dtype.name not in np.sctypeDict else small), True
+    return _edges_of_shards(shards, kept), True
 
+
+def _edges_of_shards(shards, kept: list[list[int]]) -> np.ndarray:
+    """The elements at the global indices ``kept`` (per dimension), each taken from the shard that holds it,
+    on its device, by torch: only they cross to the host."""
+    import torch
+
+    from ..convert import convert
+    from .torch import DISPLAY_SETTINGS
+
+    small = None
+    for offset, t in shards:
+        where, local = [], []  # per dimension: positions in ``kept``, and the shard's own indices there
+        for start, size, indices in zip(offset, t.shape, kept):
+            inside = [(position, index - start) for position, index in enumerate(indices) if 0 <= index - start < size]
+            where.append([position for position, _ in inside])
+            local.append([index for _, index in inside])
+        if not all(where):
+            continue
+        block = t[tuple(torch.as_tensor(i, device=t.device) for i in np.ix_(*local))]
+        block = convert(block, settings=DISPLAY_SETTINGS).array
+        if small is None:
+            small = np.empty([len(indices) for indices in kept], dtype=block.dtype)
+        small[np.ix_(*where)] = block
+    return small
