@@ -15,6 +15,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
+from .adapters.torch import decoded, decoded_dtype, read_by_rows
+
 
 def _torch():
     return sys.modules["torch"]
@@ -37,22 +39,23 @@ def to_device(array, device):
 
 def work_dtype(dtype):
     """The dtype the statistics read ``dtype``'s values in: complex as magnitudes in the precision of
-    their parts, low precision floats and quantized values as float32, integers as float64."""
+    their parts, low precision floats as float32, integers as float64; a tensor read by rows, as its rows
+    decode (see :func:`.adapters.torch.read_by_rows`)."""
     torch = _torch()
     if dtype in (torch.float32, torch.float64):
         return dtype
     if dtype == torch.complex128:
         return torch.float64
-    if dtype.is_floating_point or dtype.is_complex or dtype in (torch.qint8, torch.quint8, torch.qint32):
-        return torch.float32  # quantized tensors dequantize to float32
-    return torch.float64
+    if dtype.is_floating_point or dtype.is_complex:
+        return torch.float32
+    return decoded_dtype(dtype) or torch.float64
 
 
 def chunk_views(t, limit: int, memory_order: bool = True):
     """Views of ``t`` in memory order (or with ``memory_order=False``, in index order), each of at most
-    ``limit`` elements (a quantized tensor's, of whole rows): the pieces :func:`chunks` and :class:`Walk`
-    read, made without copying anything."""
-    if t.is_quantized:  # per-channel quantized tensors cannot be permuted or flattened: they are read by rows
+    ``limit`` elements (of whole rows, for a tensor read by rows): the pieces :func:`chunks` and
+    :class:`Walk` read, made without copying anything."""
+    if read_by_rows(t):  # a tensor that can be neither permuted nor flattened (see .adapters.torch)
         rows = max(1, limit // max(1, t[0].numel())) if t.dim() else 1
         for start in range(0, t.shape[0] if t.dim() else 1, rows):
             yield t[start : start + rows] if t.dim() else t
@@ -81,14 +84,14 @@ def chunk_views(t, limit: int, memory_order: bool = True):
 
 def needs_copy(view) -> bool:
     """Whether a chunk view must be copied to be read flat: it has gaps, or a neg bit that NumPy refuses."""
-    return not view.is_quantized and (view.is_neg() or not view.is_contiguous())
+    return not read_by_rows(view) and (view.is_neg() or not view.is_contiguous())
 
 
 def flat_piece(view, buffer=None):
     """A chunk view as a flat contiguous tensor: itself where it is one, else copied (into ``buffer``, a
-    tensor of at least its size and dtype, where one is given), a quantized one dequantized."""
-    if view.is_quantized:
-        return view.dequantize().view(-1)
+    tensor of at least its size and dtype, where one is given); rows of a tensor read by rows, decoded."""
+    if read_by_rows(view):
+        return decoded(view)
     if not needs_copy(view):
         return view.view(-1)
     if buffer is None:
@@ -116,7 +119,7 @@ def _in_memory_order(t):
 
 def flat_in_memory_order(t):
     """A flat view of ``t``'s elements in the order they lie in memory, or None where no view has it."""
-    if t.is_quantized:
+    if read_by_rows(t):
         return None
     t = _in_memory_order(t)
     return t.view(-1) if t.is_contiguous() else None
@@ -196,7 +199,7 @@ class Workspace:
 
     def __init__(self, t, limit: int):
         self.size = min(limit, t.numel())
-        if t.is_quantized and t.dim():  # read by whole rows, however long (see chunk_views)
+        if read_by_rows(t) and t.dim():  # read by whole rows, however long (see chunk_views)
             self.size = max(self.size, t[0].numel())
         self.device = t.device
         self.dtype = work_dtype(t.dtype)

@@ -41,6 +41,7 @@ from .chunking import (
     to_host,
     work_dtype,
 )
+from .adapters.torch import read_by_rows
 from .histogram import bin_edges, histogram, histogram_step, middle_bin
 from .nonfinite import AxisCounts, locate
 from .tensor_kinds import distinct_view, dtype_name
@@ -91,7 +92,7 @@ def _torch():
 
 
 def _is_integer(t) -> bool:
-    return not (t.is_floating_point() or t.is_complex() or t.is_quantized)
+    return not (t.is_floating_point() or t.is_complex() or read_by_rows(t))
 
 
 @dataclass
@@ -410,7 +411,7 @@ def _walk(t, plan: str) -> Walk:
     work_itemsize = work_dtype(t.dtype).itemsize
     base = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     limit = max(1, base * 4 // max(4, work_itemsize) * 2 // max(2, workers))
-    if t.is_quantized and t.dim() and t[0].numel() > limit:
+    if read_by_rows(t) and t.dim() and t[0].numel() > limit:
         workers = 1  # read by whole rows (see chunking.chunk_views): one row's worth of memory, not one per thread
     return Walk(t, limit, [Workspace(t, limit) for _ in range(workers)])
 
@@ -490,7 +491,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     torch = _torch()
     plan = plan or PLANS.get(t.device.type, "whole")
     stats = _statistics(t, bins, max_elements, plan, value_range)
-    if stats is not None and stats.non_finite() and not t.is_quantized:
+    if stats is not None and stats.non_finite() and not read_by_rows(t):
         limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
         # an expand()ed dimension repeats its first index: the first NaN is there, and is found at the
         # cost of the distinct elements (the counts per index would be the repeats': not given)
@@ -507,7 +508,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
 
 def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) -> Stats | None:
     torch = _torch()
-    numeric = t.is_floating_point() or t.is_complex() or t.is_quantized or dtype_name(t.dtype) in _INTEGERS
+    numeric = t.is_floating_point() or t.is_complex() or read_by_rows(t) or dtype_name(t.dtype) in _INTEGERS
     if t.numel() == 0 or not numeric:
         return None
     logical = t.numel()
@@ -517,7 +518,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         sampled_from, t, repeats = logical, sample_in_memory_order(t, max_elements), 1
     with torch.no_grad():
         t = t.detach()
-        if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not t.is_quantized:
+        if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not read_by_rows(t):
             small = _small_stats(t, bins, repeats, sampled_from, value_range)
             if small is not None:
                 return small

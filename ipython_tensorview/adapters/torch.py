@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import TensorView
 from ..convert import convert
-from ..stats import Stats
 from ..tensor_kinds import distinct_view, dtype_name, is_raw_dtype, raw_carrier
+
+if TYPE_CHECKING:
+    from ..stats import Stats
 
 # conversion settings for what is displayed: always a private copy, bfloat16/float8 shown as float32
 DISPLAY_SETTINGS = TensorView(copy="always")
@@ -157,6 +160,23 @@ def note(t) -> str:
     if t.is_complex():
         return "complex: statistics of the magnitude |z|"
     return ""
+
+
+def read_by_rows(t) -> bool:
+    """Whether the statistics read ``t`` a block of whole rows at a time, each block decoded into its values
+    (see :func:`decoded`): a quantized tensor, whose per-channel kind torch can neither permute nor flatten."""
+    return t.is_quantized
+
+
+def decoded(rows):
+    """A block of rows of a tensor read by rows (see :func:`read_by_rows`), as its values, flat."""
+    return rows.dequantize().view(-1)
+
+
+def decoded_dtype(dtype):
+    """The dtype the values of a tensor of ``dtype`` read by rows decode into (quantized: float32), else None."""
+    torch = _torch()
+    return torch.float32 if dtype in (torch.qint8, torch.quint8, torch.qint32) else None
 
 
 def stats_source(t):
