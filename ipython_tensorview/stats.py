@@ -31,6 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .adapters.torch import read_by_rows
 from .chunking import (
     Walk,
     Workspace,
@@ -41,7 +42,6 @@ from .chunking import (
     to_host,
     work_dtype,
 )
-from .adapters.torch import read_by_rows
 from .histogram import bin_edges, histogram, histogram_step, middle_bin
 from .nonfinite import AxisCounts, locate
 from .tensor_kinds import distinct_view, dtype_name
