@@ -118,6 +118,9 @@ class TensorFormatters:
         # previous deferred printer)
         self._replaced: list[tuple] = []
         self._registered_on: tuple = ()  # register()'s arguments, to register again when array_types changes
+        # records of array_types names whose module was not imported when listed: IPython finds a deferred
+        # printer by the class's own module, which a name that re-exports it does not give
+        self._unresolved: list[int] = []
         # the summaries of the output being formatted in this thread: {id: (tensor, Summary)}, else None
         self._output = threading.local()
         # (DisplayFormatter, our format wrapper, its previous instance attribute or _ABSENT)
@@ -180,6 +183,8 @@ class TensorFormatters:
             if outermost:
                 self._output.summaries = {}
             plain = display_formatter.formatters.get("text/plain")
+            if self._unresolved:
+                self._resolve_listed()
             lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
             try:
                 if include is None and exclude is None:
@@ -287,7 +292,25 @@ class TensorFormatters:
                     formatter.deferred_printers.pop(key, None)
                 else:
                     formatter.deferred_printers[key] = printer
+                    if key not in TARGETS:
+                        self._unresolved.append(len(self._replaced))
                 self._replaced.append((formatter, key, cls, printer, previous_type, previous_deferred))
+
+    def _resolve_listed(self) -> None:
+        """The classes of array_types names whose module has been imported since: printers by class."""
+        pending = []
+        for position in self._unresolved:
+            formatter, key, _, printer, _, previous_deferred = self._replaced[position]
+            cls = getattr(sys.modules.get(key[0]), key[1], None)
+            if cls is None:
+                pending.append(position)
+                continue
+            if formatter.deferred_printers.get(key) is printer:
+                del formatter.deferred_printers[key]
+            previous_type = formatter.type_printers.get(cls)
+            formatter.type_printers[cls] = printer
+            self._replaced[position] = (formatter, key, cls, printer, previous_type, previous_deferred)
+        self._unresolved = pending
 
     def unregister(self) -> None:
         """Remove the printers wherever IPython moved them, and put back the ones they replaced."""
@@ -307,24 +330,28 @@ class TensorFormatters:
 
     def _remove_printers(self, keys=None) -> None:
         """Take out the printers of the classes ``keys`` names (all of ours by default), wherever IPython moved
-        them, and put back the ones they replaced."""
-        kept = []
+        them, and put back the ones they replaced; a class another name still lists keeps its printer."""
+        self._resolve_listed()
+        kept = [record for record in self._replaced if keys is not None and record[1] not in keys]
+        still_listed = {(id(record[0]), record[2]) for record in kept if record[2] is not None}
         for record in reversed(self._replaced):
             formatter, key, cls, printer, previous_type, previous_deferred = record
-            if keys is not None and key not in keys:
-                kept.append(record)
+            if record in kept:
                 continue
             if formatter.deferred_printers.get(key) is printer:
                 del formatter.deferred_printers[key]
             for registered_cls, registered in list(formatter.type_printers.items()):
                 # the class registered itself (a name may re-export it), or the one IPython found for the name
-                if registered is printer and (registered_cls is cls or _key_of(registered_cls) == key):
+                if registered is printer and (registered_cls is cls or _key_of(registered_cls) == key) and (
+                        (id(formatter), registered_cls) not in still_listed):
                     del formatter.type_printers[registered_cls]
                     if previous_type is not None:
                         formatter.type_printers[registered_cls] = previous_type
             if previous_deferred is not None:
                 formatter.deferred_printers[key] = previous_deferred
-        self._replaced = kept[::-1]
+        self._replaced = kept
+        self._unresolved = [position for position, record in enumerate(kept) if record[2] is None
+                            and record[1] not in TARGETS]
 
 
 def _keys(names) -> tuple[tuple[str, str], ...]:

@@ -111,6 +111,13 @@ def test_array_types_changes_touch_only_the_classes_added_or_taken_out(settings,
     assert plain(exported).startswith("arraylib.Reexported (3,) float32 cpu") and plain(torch.ones(1)) == "the user's"
     settings.array_types = []
     assert plain(exported).startswith("<arraylib._impl.Reexported at ") and plain(torch.ones(1)) == "the user's"
+    settings.array_types = ["arraylib.Array", "arraylib._impl.Reexported"]  # one class under two names
+    settings.array_types = ["arraylib._impl.Reexported"]  # one taken out: the other still lists it
+    assert plain(exported).startswith("arraylib.Reexported (3,) float32 cpu")
+    settings.array_types = ["laterlib.Array"]  # listed before its module is imported, by a re-exporting name
+    monkeypatch.setitem(sys.modules, "laterlib", types.SimpleNamespace(Array=Reexported))
+    printers._resolve_listed()  # as each output begins
+    assert plain(exported).startswith("arraylib.Reexported (3,) float32 cpu")
     printers.unregister()
     assert plain(torch.ones(1)) == "the user's" and not html.type_printers
     for bad, why in (("1lib.Array", "is not a module and a class name"), ("builtins.list", "is a built-in class")):
@@ -288,6 +295,16 @@ def described(array, spec=P("x")):
     return [s.count, s.min, s.max, s.mean, s.std, s.nan, s.posinf, s.neginf, list(s.histogram), s.histogram_step]
 
 
+def reference(values):  # NumPy's float64 reading (complex: of |z|), and np.histogram over the 24 bins
+    from ipython_tensorview.histogram import bin_edges
+
+    values = np.abs(values.astype(np.complex128)) if np.iscomplexobj(values) else values.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    histogram = np.histogram(finite, bins=bin_edges(finite.min(), finite.max(), 24))[0].tolist()
+    return [int(finite.size), finite.min(), finite.max(), finite.mean(), finite.std(), int(np.isnan(values).sum()),
+            int((values == np.inf).sum()), int((values == -np.inf).sum()), histogram]
+
+
 display = DisplayFormatter()
 display.formatters["text/plain"].max_width = 400
 TensorFormatters(TensorView()).register(display.formatters["text/plain"], display.formatters["text/html"], display)
@@ -302,29 +319,22 @@ CASES = {
     "squares beyond float32": np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31,
     "float8 with NaN": np.array([-2.25, 1.0, np.nan, 2.0] * 4, np.float32).astype(ml_dtypes.float8_e4m3fn),
     "complex inf + nan j": np.array([complex(np.inf, np.nan), 3 + 4j, 1, 2] * 4, np.complex64),
+    "uint8, its whole range": np.arange(256, dtype=np.uint8),
+    "int8 bunched at one end": np.array([-128] * 7 + [127], np.int8),
+    "int4": np.array([-8, -3, 0, 7, 2, -1, 4, 6], dtype=ml_dtypes.int4),
+    "small values beside huge ones": np.array([-3e38, 3e38, -1, 1] * 2, np.float32),
 }
 CASES["squares beyond float32"][3, :2] = [np.inf, -np.inf]
 json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "stats": [stats.count, stats.min,
            stats.max, stats.mean, stats.std, stats.nan, list(stats.histogram)],
            "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
            result.array, values, equal_nan=True)),
-           "cases": {name: described(array) for name, array in CASES.items()},
+           "cases": {name: [described(array), reference(array)] for name, array in CASES.items()},
+           "reference": reference(values),
            "replicated": described(values, P()),
            "large": described(np.random.default_rng(1).normal(size=(8192, 2048)).astype(np.float32)),
            "bool": [len(counted), flags["text/plain"].splitlines()[0], "text/html" in flags]}, sys.stdout)
 """
-
-
-def _reference(values) -> list:
-    """What the statistics must be: count, min, max, mean, std, nan, +inf, -inf of NumPy's float64 reading
-    (complex: of |z|), and np.histogram's counts over 24 bins."""
-    from ipython_tensorview.histogram import bin_edges
-
-    values = np.abs(values.astype(np.complex128)) if np.iscomplexobj(values) else values.astype(np.float64)
-    finite = values[np.isfinite(values)]
-    histogram = np.histogram(finite, bins=bin_edges(finite.min(), finite.max(), 24))[0].tolist()
-    return [finite.size, finite.min(), finite.max(), finite.mean(), finite.std(), int(np.isnan(values).sum()),
-            int((values == np.inf).sum()), int((values == -np.inf).sum()), histogram]
 
 
 @pytest.mark.parametrize("reader", ["torch", "xla"])
@@ -334,8 +344,6 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
     import json
     import subprocess
     import sys
-
-    import ml_dtypes
 
     from ipython_tensorview.adapters.jax import sample_steps
     from ipython_tensorview.histogram import histogram_step
@@ -348,7 +356,7 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
                              "shards 4 × (200, 3) · 9.4 KiB · min ")
     values = np.random.default_rng(0).normal(size=(400, 6)).astype(np.float32) * 3 + 1
     values[7, 2] = np.nan
-    count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(values)
+    count, low, high, mean, std, nan, posinf, neginf, histogram = seen["reference"]
     assert seen["stats"][:3] + seen["stats"][5:] == [count, low, high, nan, histogram]
     assert math.isclose(seen["stats"][3], mean, rel_tol=1e-5) and math.isclose(seen["stats"][4], std, rel_tol=1e-5)
     assert seen["text"].split("\n", 1)[1] == np.array2string(values)  # the edges, each from the shard holding it
@@ -358,24 +366,12 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
     assert seen["bool"] == [1, f"jax.Array (400, 6) bool cpu:0..3 · sharding P('x', 'y') · mesh x=2 y=2 · "
                                f"shards 4 × (200, 3) · 2.3 KiB · bool: {true} of 2400 true ({true / 2400:.1%})",
                             True]  # counted once for the text and the HTML of one output
-    cases = {
-        "integers": np.arange(-1000, 1400, dtype=np.int32).reshape(400, 6) * 7,
-        "integers far from zero": 1_700_000_000 + 3 * np.arange(64, dtype=np.int32),
-        "floats far from zero": (1e6 + np.random.default_rng(2).normal(size=64)).astype(np.float32),
-        "edges of float32": np.tile(np.array([-3e38, -2e38, 2e38, 3e38], np.float32), 4),
-        "squares beyond float32": np.random.default_rng(1).normal(size=(64, 8)).astype(np.float32) * 1e30 + 1e31,
-        "float8 with NaN": np.array([-2.25, 1.0, np.nan, 2.0] * 4, np.float32).astype(ml_dtypes.float8_e4m3fn),
-        "complex inf + nan j": np.array([complex(np.inf, np.nan), 3 + 4j, 1, 2] * 4, np.complex64),
-    }
-    cases["squares beyond float32"][3, :2] = [np.inf, -np.inf]
-    for name, array in cases.items():
-        count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(array)
-        got = seen["cases"][name]
+    for name, (got, (count, low, high, mean, std, nan, posinf, neginf, histogram)) in seen["cases"].items():
         assert got[:3] + got[5:9] == [count, low, high, nan, posinf, neginf, histogram], name
         scale = max(abs(low), abs(high))  # a mean of zero is known to float32's precision of the values
         assert math.isclose(got[3], mean, rel_tol=1e-6, abs_tol=1e-7 * scale), name
         assert math.isclose(got[4], std, rel_tol=1e-5), name
-    count, low, high, mean, std, nan, posinf, neginf, histogram = _reference(values)
+    count, low, high, mean, std, nan, posinf, neginf, histogram = seen["reference"]
     got = seen["replicated"]  # each copy counted once
     assert got[:3] + [got[5]] == [count, low, high, nan] and math.isclose(got[3], mean, rel_tol=1e-5)
     count, low, high, mean, std, nan, posinf, neginf, histogram, step = seen["large"]

@@ -125,10 +125,18 @@ def to_array(obj, *, ml_dtypes: bool = False):
         return array, steps, shares
     array = np.asarray(obj)  # the gather
     steps = [f"gathered {len(obj.addressable_shards)} shards from {_devices_text(_devices(obj))}"]
-    if array.dtype.kind == "V" or array.dtype.name not in np.sctypeDict:  # bfloat16 and its kin
-        steps.append(f"{array.dtype.name} -> float32")
-        array = array.astype(np.float32)
-    return array, steps, False
+    plain = _numpy_dtype(array, ml_dtypes)
+    if plain is not array:
+        steps.append(f"{array.dtype.name} -> {plain.dtype.name}")
+    return plain, steps, False
+
+
+def _numpy_dtype(array: np.ndarray, ml_dtypes: bool = False) -> np.ndarray:
+    """``array`` in a dtype of NumPy's own: ml_dtypes' (bfloat16, float8, int4...) become float32 (int16 for
+    the integers), as torch tensors of those dtypes convert; kept with ``ml_dtypes``."""
+    if ml_dtypes or not array.dtype.type.__module__.startswith("ml_dtypes"):
+        return array
+    return array.astype(np.int16 if array.dtype.kind in "iu" else np.float32)
 
 
 def _distinct_shards(obj) -> list:
@@ -174,8 +182,7 @@ def statistics(obj, bins: int):
         return Stats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, of=of, first_non_finite=first)
     counted = [(t, stats) for _, t, stats in parts if stats.count]
     low, high = min(stats.min for _, stats in counted), max(stats.max for _, stats in counted)
-    mean = math.fsum(stats.count * stats.mean for _, stats in counted) / count
-    variance = math.fsum(stats.count * (stats.std**2 + (stats.mean - mean) ** 2) for _, stats in counted) / count
+    mean, std = _merged([(stats.count, stats.mean, stats.std) for _, stats in counted])
     if len(parts) == 1:
         histogram, step = parts[0][2].histogram, parts[0][2].histogram_step
     elif bins and low < high:  # each shard's counts over the array's range
@@ -184,8 +191,21 @@ def statistics(obj, bins: int):
         step = max(h.histogram_step for h in shard_histograms)
     else:
         histogram, step = (tuple(middle_bin(count, bins)) if bins else ()), 1
-    return Stats(count, low, high, min(max(mean, float(low)), float(high)), math.sqrt(max(variance, 0.0)), nan,
-                 posinf, neginf, histogram, of=of, histogram_step=step, first_non_finite=first)
+    return Stats(count, low, high, min(max(mean, float(low)), float(high)), std, nan, posinf, neginf, histogram,
+                 of=of, histogram_step=step, first_non_finite=first)
+
+
+def _merged(parts: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """The mean and std of the union of parts given as (count, mean, std), merged in float64 over values
+    scaled by a power of two (exact), so that no square overflows or underflows."""
+    from ..chunking import exponent
+
+    power = exponent(max(max(abs(mean), std) for _, mean, std in parts))
+    scaled = [(n, math.ldexp(mean, -power), math.ldexp(std, -power)) for n, mean, std in parts]
+    count = sum(n for n, _, _ in scaled)
+    mean = math.fsum(n * m for n, m, _ in scaled) / count
+    variance = math.fsum(n * (s * s + (m - mean) ** 2) for n, m, s in scaled) / count
+    return math.ldexp(mean, power), math.ldexp(math.sqrt(max(variance, 0.0)), power)
 
 
 def _parts(obj) -> list:
@@ -230,14 +250,24 @@ def _reductions():
         # the sum is NaN where any value is (a min or max taken across devices may skip a NaN)
         return values.min(), values.max(), values.astype(jnp.result_type(float)).sum()
 
+    def differences_to(values, origin):
+        """Integers less ``origin`` (their min), exact: taken modulo 2**bits in the unsigned integers of their
+        width, where every difference between two of them lies."""
+        if values.dtype.itemsize < 1 or jnp.iinfo(values.dtype).bits < 8:  # int4 and its kin
+            values = values.astype(jnp.int8 if jnp.issubdtype(values.dtype, jnp.signedinteger) else jnp.uint8)
+        unsigned = jnp.dtype(f"uint{jnp.iinfo(values.dtype).bits}")
+        return values.astype(unsigned) - jnp.asarray(origin).astype(values.dtype).astype(unsigned)
+
     @jax.jit
-    def ordinary(x, pivot):
+    def ordinary(x, pivot, origin):
         """No NaN or Inf, magnitudes float32 holds the squares of: the sums of the differences to ``pivot``
-        and of their squares (integers: differences taken in the integers, exact)."""
+        and of their squares (integers: their differences to ``origin``, their min, taken exactly first)."""
         values = real_values(x)
         accumulator = jnp.result_type(float)
-        differences = (values - pivot.astype(values.dtype)).astype(accumulator) if integers(values) else (
-            values.astype(accumulator) - pivot)
+        if integers(values):
+            differences = differences_to(values, origin).astype(accumulator) - (pivot - origin)
+        else:
+            differences = values.astype(accumulator) - pivot
         return differences.sum(), jnp.sum(jnp.square(differences))
 
     @jax.jit
@@ -274,11 +304,10 @@ def _reductions():
         for part, (low, high, total) in zip(parts, firsts):
             whole = jnp.issubdtype(low.dtype, jnp.integer)
             magnitude = max(abs(float(low)), abs(float(high)))
-            if math.isfinite(float(total)) and (magnitude == 0 or 2.0**-32 <= magnitude <= 2.0**40) and (
-                    not whole or int(high) - int(low) < 2**31):
-                pivot = float(total) / part.size
-                pivot = min(max(round(pivot), int(low)), int(high)) if whole else pivot
-                results.append((part.size, 0, 0, low, high, 0, pivot, *ordinary(part, pivot), part.size))
+            if whole or (math.isfinite(float(total)) and (magnitude == 0 or 2.0**-32 <= magnitude <= 2.0**40)):
+                pivot = min(max(float(total) / part.size, float(low)), float(high))
+                origin = int(low) if whole else 0
+                results.append((part.size, 0, 0, low, high, 0, pivot, *ordinary(part, pivot, origin), part.size))
             else:
                 results.append(careful(part))
         return jax.device_get(results)
@@ -287,28 +316,27 @@ def _reductions():
     def histogram(x, high_parts, low_parts, steps, power, origin):
         """np.histogram's counts over the bins of every ``steps[d]``-th index along each dimension d: each
         value's bin from its position, then corrected against the edges as NumPy corrects it, comparing as
-        exactly as float64 does though the values are float32.
+        exactly as float64 does.
 
-        Floats are compared as value / 2**power (exact) against each edge / 2**power held as the sum of two
-        float32 numbers, ``high_parts + low_parts``: v >= e exactly where v - high >= low, since v - high is
-        exact where it is small (Sterbenz) and far larger than ``low`` where it is not. Integers are compared
-        as their differences to ``origin`` (their min; exact in the integers) against the integer edges
-        ``high_parts`` (the least difference in each bin); ``low_parts`` is then unused.
+        Floats are compared as value / 2**power (exact; power is 0 but where their range would overflow)
+        against each edge / 2**power held as the sum of two numbers of the values' float, ``high_parts +
+        low_parts``: v >= e exactly where v - high >= low, since v - high is exact where it is small
+        (Sterbenz) and far larger than ``low`` where it is not. Integers are compared as their differences
+        to ``origin``, their min (exact), against the integer edges ``high_parts`` (the least difference in
+        each bin; ``low_parts`` is then unused).
         """
         accumulator = jnp.result_type(float)
         values = real_values(x)[tuple(slice(step // 2, None, step) for step in steps)]
         bins = high_parts.size - 1
         if integers(values):
-            values = values - origin.astype(values.dtype)
-            edges = high_parts.astype(values.dtype)
+            values = differences_to(values, origin)
+            edges = high_parts.astype(values.dtype)  # the last, max - min + 1, may wrap to 0: never compared
 
             def at_least(k):
                 return values >= edges[k]
 
-            def at_most_last():
-                return values < edges[-1]  # the last edge of integers is the max + 1: every value is in
-
-            position = values.astype(accumulator) * (bins / edges[-1].astype(accumulator))
+            counted = jnp.ones(values.shape, bool)
+            position = values.astype(accumulator) * (bins / high_parts[-1].astype(accumulator))
         else:
             half = power // 2  # 2**-power in two factors, each a normal number whatever the power
             values = values.astype(accumulator) * jnp.ldexp(jnp.ones((), accumulator), -half)
@@ -318,14 +346,11 @@ def _reductions():
             def at_least(k):
                 return values - highs[k] >= lows[k]
 
-            def at_most_last():
-                return values - highs[-1] <= lows[-1]
-
+            counted = at_least(0) & (values - highs[-1] <= lows[-1])  # NaN and values outside: not counted
             position = (values - highs[0]) * (bins / (highs[-1] - highs[0]))
-        counted = at_least(0) & at_most_last()  # NaN and values outside: not counted
         index = jnp.clip(jnp.where(counted, position, 0).astype(jnp.int32), 0, bins - 1)
         index = jnp.where(at_least(index), index, index - 1)
-        index = jnp.where(at_least(index + 1) & (index < bins - 1), index + 1, index)
+        index = jnp.where(at_least(jnp.minimum(index + 1, bins - 1)) & (index < bins - 1), index + 1, index)
         return jnp.zeros(bins, jnp.uint32).at[jnp.where(counted, index, 0)].add(counted.astype(jnp.uint32))
 
     return moments, histogram
@@ -376,17 +401,16 @@ def _xla_statistics(obj, bins: int):
     if not count:
         return Stats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, of=of, first_non_finite=first)
     counted = [(part, row) for (_, part), row in zip(parts, rows) if int(row[0])]
-    as_number = int if np.issubdtype(obj.dtype, np.integer) else float
+    as_number = int if jax.numpy.issubdtype(obj.dtype, jax.numpy.integer) else float  # int4 too: NumPy says no
     low = min(as_number(row[3]) for _, row in counted)
     high = max(as_number(row[4]) for _, row in counted)
-    means, spreads = [], []  # each part's mean, and its sum of squared differences to it, scaled back
+    summaries = []  # each part's count, mean and std, scaled back by its power of two
     for _, row in counted:
         n, power, pivot, differences, squares = int(row[0]), int(row[5]), float(row[6]), float(row[7]), float(row[8])
         offset = differences / n
-        means.append(math.ldexp(pivot + offset, power))
-        spreads.append(math.ldexp(max(squares - n * offset * offset, 0.0), 2 * power))
-    mean = math.fsum(int(row[0]) * m for (_, row), m in zip(counted, means)) / count
-    squares = math.fsum(spreads) + math.fsum(int(row[0]) * (m - mean) ** 2 for (_, row), m in zip(counted, means))
+        spread = math.sqrt(max(squares / n - offset * offset, 0.0))
+        summaries.append((n, math.ldexp(pivot + offset, power), math.ldexp(spread, power)))
+    mean, std = _merged(summaries)
     target = HISTOGRAM_SAMPLE_ELEMENTS * 4 // max(4, obj.dtype.itemsize)
     steps = [(1,) * part.ndim if part.size <= HISTOGRAM_EXACT_ELEMENTS else sample_steps(part.shape, target)
              for part, _ in counted]
@@ -396,13 +420,15 @@ def _xla_statistics(obj, bins: int):
     elif low < high:
         edges = bin_edges(float(low), float(high), bins)
         if as_number is int:  # the least difference to the min in each bin; the last edge just above the max
-            high_parts = np.append(np.ceil(edges[:-1] - low), high - low + 1).astype(np.int64)
+            high_parts = np.append(np.ceil(edges[:-1] - low), high - low + 1).astype(np.uint64)
             low_parts, power = np.zeros(1, np.float32), 0
-        else:  # each edge / 2**power as the sum of two float32 numbers
-            power = math.frexp(max(abs(low), abs(high)))[1]
+        else:  # each edge / 2**power as the sum of two numbers of the values' float
+            float_type = np.float64 if jax.config.jax_enable_x64 else np.float32
+            largest = np.finfo(float_type).max
+            power = 2 if max(abs(low), abs(high)) > largest / 4 else 0  # v - e would overflow
             scaled = np.ldexp(edges, -power)
-            high_parts = scaled.astype(np.float32)
-            low_parts = (scaled - high_parts).astype(np.float32)
+            high_parts = scaled.astype(float_type)
+            low_parts = (scaled - high_parts).astype(float_type)
         tallies = jax.device_get([histogram(part, high_parts, low_parts, s, power, low)
                                   for (part, _), s in zip(counted, steps)])
         counts = [int(n) for n in np.sum(tallies, axis=0, dtype=np.int64)]
@@ -411,8 +437,8 @@ def _xla_statistics(obj, bins: int):
         counts = tuple(counts)
     else:
         counts = tuple(middle_bin(count, bins))
-    return Stats(count, low, high, min(max(mean, float(low)), float(high)), math.sqrt(max(squares / count, 0.0)),
-                 nan, posinf, neginf, counts, of=of, histogram_step=step, first_non_finite=first)
+    return Stats(count, low, high, min(max(mean, float(low)), float(high)), std, nan, posinf, neginf, counts, of=of,
+                 histogram_step=step, first_non_finite=first)
 
 
 def true_count(obj) -> int:
@@ -438,8 +464,7 @@ def preview(obj, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool] | No
     kept = edge_indices(obj.shape, edgeitems)
     shards = _as_tensors(_distinct_shards(obj))
     if shards is None:  # JAX gathers them (compiling the gather for the shape)
-        small = np.asarray(obj[np.ix_(*kept)])
-        return (small.astype(np.float32) if small.dtype.name not in np.sctypeDict else small), True
+        return _numpy_dtype(np.asarray(obj[np.ix_(*kept)])), True
     return _edges_of_shards(shards, kept), True
 
 
