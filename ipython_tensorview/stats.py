@@ -314,6 +314,17 @@ def _finite_moments(walk: Walk, wanted: list[int] | None):
     return np.array(indices), np.stack([finite, low, high, total, squares, nan, posinf, non_finite - nan - posinf], 1)
 
 
+def merged_moments(parts: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """The mean and std of the union of parts given as (count, mean, std), merged in float64 over values
+    scaled by a power of two (exact), so that no square overflows or underflows."""
+    power = exponent(max(max(abs(mean), std) for _, mean, std in parts))
+    scaled = [(n, math.ldexp(mean, -power), math.ldexp(std, -power)) for n, mean, std in parts]
+    count = sum(n for n, _, _ in scaled)
+    mean = math.fsum(n * m for n, m, _ in scaled) / count
+    variance = math.fsum(n * (s * s + (m - mean) ** 2) for n, m, s in scaled) / count
+    return math.ldexp(mean, power), math.ldexp(math.sqrt(max(variance, 0.0)), power)
+
+
 def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, float] | None:
     """Mean and std from the raw sums, or None where they cannot be trusted."""
     torch = _torch()

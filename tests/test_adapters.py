@@ -345,7 +345,7 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
     import subprocess
     import sys
 
-    from ipython_tensorview.adapters.jax import sample_steps
+    from ipython_tensorview.adapters.xla import sample_steps
     from ipython_tensorview.histogram import histogram_step
 
     done = subprocess.run([sys.executable, "-c", SHARDED, reader], capture_output=True, text=True, timeout=180)
