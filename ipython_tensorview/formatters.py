@@ -286,6 +286,8 @@ class TensorFormatters:
                 module, name = key
                 cls = getattr(sys.modules.get(module), name, None)
                 previous_type = formatter.type_printers.get(cls) if cls is not None else None
+                if previous_type == printer:  # ours, for the same class under another name: nothing to restore
+                    previous_type = None
                 previous_deferred = formatter.deferred_printers.get(key)
                 if cls is not None:
                     formatter.type_printers[cls] = printer
@@ -305,11 +307,11 @@ class TensorFormatters:
             if cls is None:
                 pending.append(position)
                 continue
-            if formatter.deferred_printers.get(key) is printer:
+            if formatter.deferred_printers.get(key) == printer:
                 del formatter.deferred_printers[key]
-            previous_type = formatter.type_printers.get(cls)
-            formatter.type_printers[cls] = printer
-            self._replaced[position] = (formatter, key, cls, printer, previous_type, previous_deferred)
+            if cls not in formatter.type_printers:  # one registered since the name was listed stays
+                formatter.type_printers[cls] = printer
+            self._replaced[position] = (formatter, key, cls, printer, None, previous_deferred)
         self._unresolved = pending
 
     def unregister(self) -> None:
@@ -338,11 +340,11 @@ class TensorFormatters:
             formatter, key, cls, printer, previous_type, previous_deferred = record
             if record in kept:
                 continue
-            if formatter.deferred_printers.get(key) is printer:
+            if formatter.deferred_printers.get(key) == printer:
                 del formatter.deferred_printers[key]
             for registered_cls, registered in list(formatter.type_printers.items()):
                 # the class registered itself (a name may re-export it), or the one IPython found for the name
-                if registered is printer and (registered_cls is cls or _key_of(registered_cls) == key) and (
+                if registered == printer and (registered_cls is cls or _key_of(registered_cls) == key) and (
                         (id(formatter), registered_cls) not in still_listed):
                     del formatter.type_printers[registered_cls]
                     if previous_type is not None:

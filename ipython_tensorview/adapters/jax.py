@@ -117,7 +117,12 @@ def to_array(obj, *, ml_dtypes: bool = False):
             "this jax.Array spans devices of other processes: gather it in every process, e.g. with "
             "jax.experimental.multihost_utils.process_allgather, then convert the result", "other processes")
     if not sharded(obj):
-        array, steps, shares = dlpack.to_array(obj, ml_dtypes=ml_dtypes)
+        try:
+            array, steps, shares = dlpack.to_array(obj, ml_dtypes=ml_dtypes)
+        except Exception:  # a dtype DLPack cannot carry (int4): JAX's own copy to the host
+            array = np.asarray(obj)
+            plain = _numpy_dtype(array, ml_dtypes)
+            return plain, [f"{array.dtype.name} -> {plain.dtype.name}"] if plain is not array else [], False
         if shares and array.flags.writeable:  # through torch (bfloat16 with ml_dtypes): still JAX's memory
             array = array.view()
             array.flags.writeable = False
@@ -133,9 +138,11 @@ def to_array(obj, *, ml_dtypes: bool = False):
 def _numpy_dtype(array: np.ndarray, ml_dtypes: bool = False) -> np.ndarray:
     """``array`` in a dtype of NumPy's own: ml_dtypes' (bfloat16, float8, int4...) become float32 (int16 for
     the integers), as torch tensors of those dtypes convert; kept with ``ml_dtypes``."""
+    import jax.numpy as jnp
+
     if ml_dtypes or not array.dtype.type.__module__.startswith("ml_dtypes"):
         return array
-    return array.astype(np.int16 if array.dtype.kind in "iu" else np.float32)
+    return array.astype(np.int16 if jnp.issubdtype(array.dtype, jnp.integer) else np.float32)  # int4: kind "V"
 
 
 def _distinct_shards(obj) -> list:

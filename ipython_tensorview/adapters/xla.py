@@ -2,10 +2,12 @@
 dtype DLPack cannot carry, like int4): the statistics, computed by jitted ``jax.numpy`` reductions on
 the array's devices, compiled the first time a display meets a shape, and merged on the host.
 
-Sums accumulate in JAX's default float: float32, unless ``jax_enable_x64`` is on; XLA reads subnormal
-numbers as zero. Within those, the results are those of the torch engine: exact counts, min and max, the
-mean and the spread of differences to a pivot (integers: exact differences to their min), and NumPy's
-histogram bins, compared against edges as exactly as float64 compares them.
+Within the limits of XLA's arithmetic, the results are those of the torch engine: exact counts, min and
+max, the mean and the spread of differences to a pivot (integers: exact differences to their min), and
+NumPy's histogram bins, compared against edges as exactly as float64 compares them. The limits: sums
+accumulate in JAX's default float (float32, unless ``jax_enable_x64`` is on); XLA reads subnormal numbers
+as zero (and so may bin a value below about 2**-100 that lies on a bin's edge one bin off); with x64,
+integers beyond 2**53 are binned by their differences to the min, where NumPy rounds them to float64.
 """
 
 from __future__ import annotations
@@ -54,16 +56,17 @@ def _reductions():
         if values.dtype.itemsize < 1 or jnp.iinfo(values.dtype).bits < 8:  # int4 and its kin
             values = values.astype(jnp.int8 if jnp.issubdtype(values.dtype, jnp.signedinteger) else jnp.uint8)
         unsigned = jnp.dtype(f"uint{jnp.iinfo(values.dtype).bits}")
-        return values.astype(unsigned) - jnp.asarray(origin).astype(values.dtype).astype(unsigned)
+        return values.astype(unsigned) - origin.astype(values.dtype).astype(unsigned)
 
     @jax.jit
     def ordinary(x, pivot, origin):
         """No NaN or Inf, magnitudes float32 holds the squares of: the sums of the differences to ``pivot``
-        and of their squares (integers: their differences to ``origin``, their min, taken exactly first)."""
+        and of their squares (integers: their differences to ``origin``, their min in their own dtype, taken
+        exactly first; ``pivot`` is then given as its difference to the min)."""
         values = real_values(x)
         accumulator = jnp.result_type(float)
         if integers(values):
-            differences = differences_to(values, origin).astype(accumulator) - (pivot - origin)
+            differences = differences_to(values, origin).astype(accumulator) - pivot
         else:
             differences = values.astype(accumulator) - pivot
         return differences.sum(), jnp.sum(jnp.square(differences))
@@ -104,8 +107,11 @@ def _reductions():
             magnitude = max(abs(float(low)), abs(float(high)))
             if whole or (math.isfinite(float(total)) and (magnitude == 0 or 2.0**-32 <= magnitude <= 2.0**40)):
                 pivot = min(max(float(total) / part.size, float(low)), float(high))
-                origin = int(low) if whole else 0
-                results.append((part.size, 0, 0, low, high, 0, pivot, *ordinary(part, pivot, origin), part.size))
+                if whole:  # the sums come of differences to the min: the pivot's too
+                    sums = ordinary(part, pivot - int(low), low)
+                else:
+                    sums = ordinary(part, pivot, np.zeros((), part.dtype))
+                results.append((part.size, 0, 0, low, high, 0, pivot, *sums, part.size))
             else:
                 results.append(careful(part))
         return jax.device_get(results)
@@ -120,21 +126,21 @@ def _reductions():
         against each edge / 2**power held as the sum of two numbers of the values' float, ``high_parts +
         low_parts``: v >= e exactly where v - high >= low, since v - high is exact where it is small
         (Sterbenz) and far larger than ``low`` where it is not. Integers are compared as their differences
-        to ``origin``, their min (exact), against the integer edges ``high_parts`` (the least difference in
-        each bin; ``low_parts`` is then unused).
+        to ``origin``, their min in their dtype (exact), against the integer edges ``high_parts`` (the least
+        difference in each bin); ``low_parts`` then holds their span, max - min + 1, as a float.
         """
         accumulator = jnp.result_type(float)
         values = real_values(x)[tuple(slice(step // 2, None, step) for step in steps)]
         bins = high_parts.size - 1
         if integers(values):
             values = differences_to(values, origin)
-            edges = high_parts.astype(values.dtype)  # the last, max - min + 1, may wrap to 0: never compared
+            edges = high_parts.astype(values.dtype)  # the last is never compared (every value is below it)
 
             def at_least(k):
                 return values >= edges[k]
 
             counted = jnp.ones(values.shape, bool)
-            position = values.astype(accumulator) * (bins / high_parts[-1].astype(accumulator))
+            position = values.astype(accumulator) * (bins / low_parts[0])  # low_parts: the span, max - min + 1
         else:
             half = power // 2  # 2**-power in two factors, each a normal number whatever the power
             values = values.astype(accumulator) * jnp.ldexp(jnp.ones((), accumulator), -half)
@@ -217,9 +223,9 @@ def statistics(obj, parts: list, bins: int):
         counts = ()
     elif low < high:
         edges = bin_edges(float(low), float(high), bins)
-        if as_number is int:  # the least difference to the min in each bin; the last edge just above the max
-            high_parts = np.append(np.ceil(edges[:-1] - low), high - low + 1).astype(np.uint64)
-            low_parts, power = np.zeros(1, np.float32), 0
+        if as_number is int:  # the least difference to the min in each bin (the last edge is not compared)
+            high_parts = np.append(np.ceil(edges[:-1] - low), 0).astype(np.uint64)
+            low_parts, power = np.array([float(high - low + 1)]), 0
         else:  # each edge / 2**power as the sum of two numbers of the values' float
             float_type = np.float64 if jax.config.jax_enable_x64 else np.float32
             largest = np.finfo(float_type).max
@@ -227,7 +233,7 @@ def statistics(obj, parts: list, bins: int):
             scaled = np.ldexp(edges, -power)
             high_parts = scaled.astype(float_type)
             low_parts = (scaled - high_parts).astype(float_type)
-        tallies = jax.device_get([histogram(part, high_parts, low_parts, s, power, low)
+        tallies = jax.device_get([histogram(part, high_parts, low_parts, s, power, np.asarray(low, part.dtype))
                                   for (part, _), s in zip(counted, steps)])
         counts = [int(n) for n in np.sum(tallies, axis=0, dtype=np.int64)]
         if step > 1:  # a sample may miss the extremes; the exact min and max are known
