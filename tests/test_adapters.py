@@ -322,6 +322,8 @@ CASES = {
     "uint8, its whole range": np.arange(256, dtype=np.uint8),
     "int8 bunched at one end": np.array([-128] * 7 + [127], np.int8),
     "int4": np.array([-8, -3, 0, 7, 2, -1, 4, 6], dtype=ml_dtypes.int4),
+    "int32, its whole range": np.array([-2**31, 2**31 - 1, 0, 5, -7, 1 << 20, -(1 << 30), 12] * 2, np.int32),
+    "uint32 above 2**31": 3_000_000_000 + np.arange(64, dtype=np.uint32),
     "small values beside huge ones": np.array([-3e38, 3e38, -1, 1] * 2, np.float32),
 }
 CASES["squares beyond float32"][3, :2] = [np.inf, -np.inf]
