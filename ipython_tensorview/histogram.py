@@ -53,6 +53,14 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
         return np.ldexp(np.linspace(math.ldexp(low, -power), math.ldexp(high, -power), bins + 1), power)
 
 
+def with_extremes(counts: list[int], low: float, high: float, edge_low: float, edge_high: float) -> list[int]:
+    """A sampled histogram's ``counts`` with the bins of the exact ``low`` and ``high`` marked non-empty
+    where they are the edges' ends (a sample may miss the extremes; the statistics know them)."""
+    counts[0] = max(counts[0], 1) if low == edge_low else counts[0]
+    counts[-1] = max(counts[-1], 1) if high == edge_high else counts[-1]
+    return counts
+
+
 def middle_bin(count: int, bins: int) -> list[int]:
     """The histogram of ``count`` equal values: NumPy widens the range by 0.5 each side, so the middle bin."""
     return [count if i == bins // 2 else 0 for i in range(bins)]

@@ -42,7 +42,7 @@ from .chunking import (
     to_host,
     work_dtype,
 )
-from .histogram import bin_edges, histogram, histogram_step, middle_bin
+from .histogram import bin_edges, histogram, histogram_step, middle_bin, with_extremes
 from .nonfinite import AxisCounts, locate
 from .tensor_kinds import distinct_view, dtype_name
 
@@ -565,9 +565,8 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             elif edge_low < edge_high:
                 counts = _histogram(walk, moments, bins, edge_low, edge_high, step, sample,
                                     by_bincount=plan == "chunks")
-                if step > 1:  # a sample may miss the extremes; the exact min and max are known
-                    counts[0] = max(counts[0], 1) if low == edge_low else counts[0]
-                    counts[-1] = max(counts[-1], 1) if high == edge_high else counts[-1]
+                if step > 1:
+                    counts = with_extremes(counts, low, high, edge_low, edge_high)
             else:
                 counts = middle_bin(count, bins)
             if moments.integer_extremes is not None:

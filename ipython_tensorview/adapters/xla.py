@@ -20,16 +20,16 @@ import numpy as np
 
 @functools.cache
 def _reductions():
-    """The jitted reductions XLA reads an array with: ``moments(parts)`` and ``histogram(x, edges, steps,
-    power)``.
+    """The jitted reductions XLA reads an array with: ``moments(parts)`` and ``histogram(x, high_parts,
+    low_parts, steps, power, origin)``.
 
     ``moments`` takes min, max and the sum first, the fastest reductions XLA has. Where they are finite
-    and of an ordinary magnitude, the common case, the sums of differences to a pivot near the mean (an
-    integer, for integers: their differences are exact) are one more pass. Only where they are not does
-    it count and mask NaN and Inf, and scale the values by a power of two (exact), so that neither the sums
-    nor the squares overflow. Low-precision floats are read as float32. Sums accumulate in JAX's default
-    float (float32; float64 where ``jax_enable_x64`` is on); counts are uint32. Nothing is reshaped:
-    reshaping a sharded array would move it between the devices.
+    and of an ordinary magnitude, the common case, and for every integer dtype, the sums of differences to
+    a pivot near the mean (integers: of their exact differences to their min) are one more pass. Only
+    where they are not does it count and mask NaN and Inf, and scale the values by a power of two (exact),
+    so that neither the sums nor the squares overflow. Low-precision floats are read as float32. Sums
+    accumulate in JAX's default float (float32; float64 where ``jax_enable_x64`` is on); counts are uint32.
+    Nothing is reshaped: reshaping a sharded array would move it between the devices.
     """
     import jax
     import jax.numpy as jnp
@@ -53,7 +53,7 @@ def _reductions():
     def differences_to(values, origin):
         """Integers less ``origin`` (their min), exact: taken modulo 2**bits in the unsigned integers of their
         width, where every difference between two of them lies."""
-        if values.dtype.itemsize < 1 or jnp.iinfo(values.dtype).bits < 8:  # int4 and its kin
+        if jnp.iinfo(values.dtype).bits < 8:  # int4 and its kin
             values = values.astype(jnp.int8 if jnp.issubdtype(values.dtype, jnp.signedinteger) else jnp.uint8)
         unsigned = jnp.dtype(f"uint{jnp.iinfo(values.dtype).bits}")
         return values.astype(unsigned) - origin.astype(values.dtype).astype(unsigned)
@@ -73,12 +73,13 @@ def _reductions():
 
     @jax.jit
     def careful(x):
+        """Floats with NaN or Inf, or of an extreme magnitude (integers always take ``ordinary``)."""
         values = real_values(x)
         accumulator = jnp.result_type(float)
         finite = jnp.isfinite(values)
         count = jnp.sum(finite, dtype=jnp.uint32)
-        low = jnp.min(jnp.where(finite, values, jnp.inf)) if not integers(values) else values.min()
-        high = jnp.max(jnp.where(finite, values, -jnp.inf)) if not integers(values) else values.max()
+        low = jnp.min(jnp.where(finite, values, jnp.inf))
+        high = jnp.max(jnp.where(finite, values, -jnp.inf))
         magnitude = jnp.maximum(jnp.abs(low.astype(accumulator)), jnp.abs(high.astype(accumulator)))
         power = jnp.frexp(jnp.where(count > 0, magnitude, 0))[1]
         half = power // 2  # 2**-power in two factors, each a normal number whatever the power
@@ -185,12 +186,12 @@ def sample_steps(shape: tuple[int, ...], target: int) -> tuple[int, ...]:
 def statistics(obj, parts: list, bins: int):
     """The statistics of ``obj``, read as ``parts`` ((global index of the first element, jax.Array): the
     whole array, or the shards this process holds) by XLA on their devices (see :func:`_reductions`) and
-    merged on the host in float64: exact counts, min and max; the mean and
-    the spread from sums in JAX's default float; the histogram over the array's range, from a sample taken
-    along each dimension above a few million elements. XLA reads subnormal numbers as zero."""
+    merged on the host in float64: exact counts, min and max; the mean and the spread from sums in JAX's
+    default float; the histogram over the array's range, from a sample taken along each dimension above a
+    few million elements."""
     import jax
 
-    from ..histogram import HISTOGRAM_EXACT_ELEMENTS, HISTOGRAM_SAMPLE_ELEMENTS, bin_edges, middle_bin
+    from ..histogram import HISTOGRAM_EXACT_ELEMENTS, HISTOGRAM_SAMPLE_ELEMENTS, bin_edges, middle_bin, with_extremes
     from ..stats import Stats, merged_moments
 
     moments, histogram = _reductions()
@@ -236,9 +237,7 @@ def statistics(obj, parts: list, bins: int):
         tallies = jax.device_get([histogram(part, high_parts, low_parts, s, power, np.asarray(low, part.dtype))
                                   for (part, _), s in zip(counted, steps)])
         counts = [int(n) for n in np.sum(tallies, axis=0, dtype=np.int64)]
-        if step > 1:  # a sample may miss the extremes; the exact min and max are known
-            counts[0], counts[-1] = max(counts[0], 1), max(counts[-1], 1)
-        counts = tuple(counts)
+        counts = tuple(with_extremes(counts, low, high, low, high) if step > 1 else counts)
     else:
         counts = tuple(middle_bin(count, bins))
     return Stats(count, low, high, min(max(mean, float(low)), float(high)), std, nan, posinf, neginf, counts, of=of,
