@@ -294,9 +294,13 @@ class TensorFormatters:
                     formatter.deferred_printers.pop(key, None)
                 else:
                     formatter.deferred_printers[key] = printer
-                    if key not in TARGETS:
-                        self._unresolved.append(len(self._replaced))
                 self._replaced.append((formatter, key, cls, printer, previous_type, previous_deferred))
+        self._unresolved = self._listed_unresolved()
+
+    def _listed_unresolved(self) -> list[int]:
+        """Positions in ``_replaced`` of array_types names registered before their module was imported."""
+        return [position for position, (_, key, cls, *_) in enumerate(self._replaced)
+                if cls is None and key not in TARGETS]
 
     def _resolve_listed(self) -> None:
         """The classes of array_types names whose module has been imported since: printers by class."""
@@ -334,12 +338,11 @@ class TensorFormatters:
         """Take out the printers of the classes ``keys`` names (all of ours by default), wherever IPython moved
         them, and put back the ones they replaced; a class another name still lists keeps its printer."""
         self._resolve_listed()
-        kept = [record for record in self._replaced if keys is not None and record[1] not in keys]
+        kept, removed = [], []
+        for record in self._replaced:
+            (removed if keys is None or record[1] in keys else kept).append(record)
         still_listed = {(id(record[0]), record[2]) for record in kept if record[2] is not None}
-        for record in reversed(self._replaced):
-            formatter, key, cls, printer, previous_type, previous_deferred = record
-            if record in kept:
-                continue
+        for formatter, key, cls, printer, previous_type, previous_deferred in reversed(removed):
             if formatter.deferred_printers.get(key) == printer:
                 del formatter.deferred_printers[key]
             for registered_cls, registered in list(formatter.type_printers.items()):
@@ -352,8 +355,7 @@ class TensorFormatters:
             if previous_deferred is not None:
                 formatter.deferred_printers[key] = previous_deferred
         self._replaced = kept
-        self._unresolved = [position for position, record in enumerate(kept) if record[2] is None
-                            and record[1] not in TARGETS]
+        self._unresolved = self._listed_unresolved()
 
 
 def _keys(names) -> tuple[tuple[str, str], ...]:
