@@ -97,7 +97,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
             raise
         except Exception as e:  # a subclass's own code (__torch_dispatch__ ...) failed
             raise TensorConversionError(f"{type(obj).__name__} could not be read: {one_line(e)}") from e
-        shares = span is not None and overlaps(array, span)
+        shares = overlaps(array, span)
     else:
         array, shares = _array_like_to_array(obj)
         steps, source = [], type(obj).__name__
@@ -146,7 +146,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
         array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"
-    if not (span is not None and overlaps(array, span)):
+    if not overlaps(array, span):
         return "copy" if steps else "empty"
     copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
     return _copy_verdict(array.size * array.itemsize) if copies else "share"
