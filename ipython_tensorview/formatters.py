@@ -250,11 +250,13 @@ class TensorFormatters:
         if not self.settings.thumbnail:
             return None
         try:
-            view = self._read(obj)[1]
+            summary, view = self._read(obj)
             tensor = view.tensor if view is not None else obj  # another library's: as torch
             if tensor is None:  # read where it lies (a sharded JAX array): no picture
                 return None
-            return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size)
+            printed_whole = summary.preview is not None and not summary.preview[1]
+            host = summary.preview[0] if printed_whole else None  # the values as printed: no second copy
+            return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size, host)
         except TensorConversionError:
             return None
 

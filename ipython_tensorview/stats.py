@@ -24,6 +24,7 @@ chunks' worth, whatever the tensor's size.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, replace
@@ -89,6 +90,17 @@ class Stats:
 
 def _torch():
     return sys.modules["torch"]
+
+
+@functools.cache
+def _small_dtypes() -> tuple[frozenset, frozenset]:
+    """The dtypes NumPy reads as they are, and those the small path reads at all (through float64)."""
+    torch = _torch()
+    numpy_reads = {torch.float32, torch.float64, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
+                   torch.uint16, torch.uint32, torch.uint64}
+    through_float64 = {torch.float16, torch.bfloat16, torch.complex32, torch.complex64, torch.complex128}
+    through_float64 |= {getattr(torch, name) for name in dir(torch) if name.startswith("float8_")}
+    return frozenset(numpy_reads), frozenset(numpy_reads | through_float64)
 
 
 def _is_integer(t) -> bool:
@@ -437,31 +449,35 @@ def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float
     return list(histogram(sample_walk, bins, low, high, 1, unclean, by_bincount, of_sample=True))
 
 
-def _small_stats(t, bins: int, repeats: int, sampled_from: int, value_range=None) -> Stats | None:
+def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats | None:
     """Statistics of a small CPU tensor, with NumPy on one float64 copy: a fraction of the chunked passes'
     fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers beyond 2**53):
     the chunked passes handle those."""
     torch = _torch()
-    if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
-        real = t.to(torch.complex64).abs()
-    else:
-        real = t.abs() if t.is_complex() else t
-    array = real.to(torch.float64).resolve_neg().numpy().ravel()  # float64 views keep their neg bit
-    finite_mask = np.isfinite(array)
+    if t.is_complex():  # complex32 has no abs kernel: the magnitude of its complex64 form, as the chunks take it
+        array = (t.to(torch.complex64) if t.dtype == torch.complex32 else t).abs().numpy()
+    elif t.dtype in _small_dtypes()[0]:
+        array = t.resolve_neg().numpy()
+    else:  # float16, bfloat16, float8: as float64
+        array = t.to(torch.float64).numpy()
+    array = array.astype(np.float64).ravel()
     finite, nan, posinf = array, 0, 0
-    if not finite_mask.all():
-        finite = array[finite_mask]
-        nan, posinf = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(array == math.inf))
+    with np.errstate(all="ignore"):  # magnitudes whose sums overflow leave this path below
+        total = float(np.add.reduce(array))
+        if not math.isfinite(total):  # a finite sum has no NaN or Inf in it
+            finite = array[np.isfinite(array)]
+            nan, posinf = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(array == math.inf))
+            total = float(np.add.reduce(finite))
     neginf = array.size - finite.size - nan - posinf
     low = high = mean = std = math.nan
     counts = []
     if finite.size:
-        low, high = float(finite.min()), float(finite.max())
-        magnitude = max(abs(low), abs(high))
+        low, high = float(np.minimum.reduce(finite)), float(np.maximum.reduce(finite))
+        magnitude = max(-low, high)
         integers = not (t.is_floating_point() or t.is_complex())
         if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**53):
             return None
-        mean = float(np.add.reduce(finite)) / finite.size
+        mean = total / finite.size
         deviations = finite - mean  # subtracting the mean before squaring, as np.std does
         std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
         edge_low, edge_high = value_range or (low, high)
@@ -474,16 +490,17 @@ def _small_stats(t, bins: int, repeats: int, sampled_from: int, value_range=None
             counts = middle_bin(finite.size, bins)
         if integers:
             low, high = int(low), int(high)
+        mean = min(max(mean, low), high)
     return Stats(
-        count=finite.size * repeats,
+        count=finite.size,
         min=low,
         max=high,
-        mean=min(max(mean, low), high) if finite.size else mean,
+        mean=mean,
         std=std,
-        nan=nan * repeats,
-        posinf=posinf * repeats,
-        neginf=neginf * repeats,
-        histogram=tuple(n * repeats for n in counts),
+        nan=nan,
+        posinf=posinf,
+        neginf=neginf,
+        histogram=tuple(counts),
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
     )
@@ -519,10 +536,16 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
 
 def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) -> Stats | None:
     torch = _torch()
-    numeric = t.is_floating_point() or t.is_complex() or read_by_rows(t) or dtype_name(t.dtype) in _INTEGERS
-    if t.numel() == 0 or not numeric:
-        return None
     logical = t.numel()
+    if logical <= SMALL_ELEMENTS and t.device.type == "cpu" and logical <= (max_elements or logical) and (
+            t.dtype in _small_dtypes()[1] and t.layout == torch.strided and logical):
+        with torch.no_grad():  # every element, expand()ed ones too: a few thousand at most
+            small = _small_stats(t.detach(), bins, 0, value_range)
+        if small is not None:
+            return small
+    numeric = t.is_floating_point() or t.is_complex() or read_by_rows(t) or dtype_name(t.dtype) in _INTEGERS
+    if logical == 0 or not numeric:
+        return None
     t, repeats = distinct_view(t)
     sampled_from = 0
     if max_elements and t.numel() > max_elements:
@@ -530,9 +553,11 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
     with torch.no_grad():
         t = t.detach()
         if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not read_by_rows(t):
-            small = _small_stats(t, bins, repeats, sampled_from, value_range)
+            small = _small_stats(t, bins, sampled_from, value_range)
             if small is not None:
-                return small
+                return replace(small, count=small.count * repeats, nan=small.nan * repeats,
+                               posinf=small.posinf * repeats, neginf=small.neginf * repeats,
+                               histogram=tuple(n * repeats for n in small.histogram))
         if plan == "chunks" and t.device.type != "cpu":
             raise ValueError(f"the 'chunks' plan reads tensors on the CPU, not on {t.device}")
         walk = _walk(t, plan)

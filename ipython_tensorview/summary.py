@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,8 +44,7 @@ class Summary:
     extra: tuple[tuple[str, str], ...] = ()  # facts of the array's library: ("placements", "(Shard(dim=0))")
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """One fact of a display: the HTML shows ``label`` and ``value`` (nothing where the label is empty),
     the text header ``text``; facts with the same ``field`` share one field of the header (fields are
     joined by " · ")."""
@@ -55,8 +55,15 @@ class Fact:
     field: str
 
 
-def facts(summary: Summary) -> list[Fact]:
-    """Every fact a display shows, formatted once: the text header and the HTML both render this list."""
+def facts(summary: Summary) -> tuple[Fact, ...]:
+    """Every fact a display shows, formatted once per summary: the text header and the HTML both render it."""
+    listed = summary.__dict__.get("_facts")  # a frozen dataclass: the list is kept beside its fields
+    if listed is None:
+        listed = summary.__dict__["_facts"] = tuple(_listed_facts(summary))
+    return listed
+
+
+def _listed_facts(summary: Summary) -> list[Fact]:
     rows = [
         Fact("type", summary.type_name, summary.type_name, "what"),
         Fact("shape", summary.shape, summary.shape, "what"),

@@ -6,6 +6,7 @@ crosses to the host. It is coloured there and encoded as a PNG (zlib and struct 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import zlib
@@ -40,8 +41,9 @@ def image_layout(shape: tuple[int, ...]) -> str | None:
     return None
 
 
-def thumbnail_rgba(t, size: int) -> np.ndarray | None:
-    """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies."""
+def thumbnail_rgba(t, size: int, host: np.ndarray | None = None) -> np.ndarray | None:
+    """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies.
+    ``host``: ``t`` whole on the host already, as the display converts it (a small tensor's printed values)."""
     if not picturable(t):
         return None
     layout = image_layout(tuple(t.shape))
@@ -51,7 +53,10 @@ def thumbnail_rgba(t, size: int) -> np.ndarray | None:
     steps = [1] * t.dim()
     steps[height_dim] = math.ceil(t.shape[height_dim] / size)
     steps[width_dim] = math.ceil(t.shape[width_dim] / size)
-    sample = convert(t[tuple(slice(None, None, s) for s in steps)], settings=DISPLAY_SETTINGS).array
+    if host is not None and steps[height_dim] == steps[width_dim] == 1:
+        sample = host
+    else:
+        sample = convert(t[tuple(slice(None, None, s) for s in steps)], settings=DISPLAY_SETTINGS).array
     if layout == "heatmap":
         return _colormap(_normalise(sample.astype(np.float64)))
     if layout == "chw":
@@ -64,24 +69,38 @@ def _normalise(values: np.ndarray) -> np.ndarray:
 
     Halved before subtracting, so that a range wider than float64's (-1e308 to 1e308) does not overflow.
     """
+    halves = values / 2
+    low, high = float(np.minimum.reduce(halves, axis=None)), float(np.maximum.reduce(halves, axis=None))
+    if math.isfinite(low) and math.isfinite(high):  # NaN and Inf make one of them non-finite: none here
+        if high > low:
+            return (halves - low) / (high - low)
+        return np.full(values.shape, 0.5)
     finite = np.isfinite(values)
     out = np.full(values.shape, np.nan)
     if finite.any():
-        halves = values[finite] / 2
-        low, high = halves.min(), halves.max()
-        out[finite] = (halves - low) / (high - low) if high > low else 0.5
+        low, high = halves[finite].min(), halves[finite].max()
+        out[finite] = (halves[finite] - low) / (high - low) if high > low else 0.5
     return out
 
 
-def _colormap(unit: np.ndarray) -> np.ndarray:
-    rgba = np.zeros((*unit.shape, 4), dtype=np.uint8)  # non-finite values stay transparent
-    finite = np.isfinite(unit)
-    positions = unit[finite] * (len(_VIRIDIS) - 1)
-    grid = np.arange(len(_VIRIDIS))
+@functools.cache
+def _viridis_table() -> np.ndarray:
+    """RGBA for 256 evenly spaced positions along the colour map, then a transparent entry (for NaN)."""
+    table = np.zeros((257, 4), dtype=np.uint8)
+    positions = np.linspace(0, len(_VIRIDIS) - 1, 256)
     for channel in range(3):
-        rgba[..., channel][finite] = np.interp(positions, grid, _VIRIDIS[:, channel]).round()
-    rgba[..., 3][finite] = 255
-    return rgba
+        table[:256, channel] = np.interp(positions, np.arange(len(_VIRIDIS)), _VIRIDIS[:, channel]).round()
+    table[:256, 3] = 255
+    table.flags.writeable = False
+    return table
+
+
+def _colormap(unit: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] coloured from the table; NaN transparent."""
+    levels = unit * 255 + 0.5
+    if not math.isfinite(float(np.add.reduce(levels, axis=None))):
+        levels = np.where(np.isnan(levels), len(_viridis_table()) - 1, levels)
+    return _viridis_table()[levels.astype(np.intp)]
 
 
 def _image(pixels: np.ndarray) -> np.ndarray:
@@ -108,17 +127,15 @@ def png(rgba: np.ndarray) -> bytes:
     """Encode an (H, W, 4) uint8 array as an 8-bit RGBA PNG, every row with the Sub filter (each pixel
     as its difference to the one on its left: small numbers where colours change gradually)."""
     height, width = rgba.shape[:2]
-    difference = rgba.copy()
-    difference[:, 1:] -= rgba[:, :-1]  # uint8 arithmetic wraps modulo 256, as the filter wants
-    scanlines = np.concatenate([np.ones((height, 1), np.uint8), difference.reshape(height, width * 4)], axis=1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
+    pixels = rgba.reshape(height, width * 4)
+    scanlines = np.empty((height, 1 + width * 4), dtype=np.uint8)
+    scanlines[:, 0] = 1  # the filter type of each row: Sub
+    scanlines[:, 1:5] = pixels[:, :4]
+    np.subtract(pixels[:, 4:], pixels[:, :-4], out=scanlines[:, 5:])  # uint8 wraps modulo 256, as Sub wants
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", zlib.compress(scanlines.data, 6)), _chunk(b"IEND", b"")))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
