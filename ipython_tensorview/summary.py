@@ -16,6 +16,7 @@ from .adapters import adapter_for
 from .adapters import torch as torch_adapter
 from .config import TensorView
 from .convert import format_bytes
+from .printing import array_text
 from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
@@ -121,10 +122,11 @@ def size_text(summary: Summary) -> str:
 
 def printed(array: np.ndarray, summarise: bool, linewidth: int | None = None) -> str:
     """A preview array as NumPy prints the whole it stands for (at ``linewidth``, else NumPy's own)."""
-    threshold = 0 if summarise else sys.maxsize
+    if not summarise:
+        return array_text(array, linewidth)
     if linewidth is None:
-        return np.array2string(array, threshold=threshold)
-    return np.array2string(array, threshold=threshold, max_line_width=linewidth)
+        return np.array2string(array, threshold=0)
+    return np.array2string(array, threshold=0, max_line_width=linewidth)
 
 
 def wide_values(summary: Summary, linewidth: int) -> str:

@@ -1,0 +1,94 @@
+"""NumPy's printing of an array, at a fraction of ``np.array2string``'s cost where the array is small.
+
+A display prints the values of every small tensor it shows, and ``np.array2string`` spends most of a small
+tensor's display on its generality: the options it merges, the formatter it picks, two passes of Dragon4
+per element and a line builder called per element. For the arrays a display prints most (real numbers, all
+finite, every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through
+``np.format_float_positional`` (once per element), and NumPy's layout rules (fields padded to one width,
+rows wrapped at the line width, a blank line per dimension between blocks). It answers only where the text
+is certainly NumPy's under the print options in force, and hands every other case to ``np.array2string``:
+options other than NumPy's defaults for precision's mode, sign and formatter, legacy modes, NaN or Inf,
+complex, bool and other dtypes, and values that NumPy might print in scientific notation (whose cutoffs
+differ between NumPy versions). ``tests/test_printing.py`` holds it to ``np.array2string``'s output.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+
+def array_text(array: np.ndarray, linewidth: int | None = None) -> str:
+    """``np.array2string(array, threshold=sys.maxsize, max_line_width=linewidth)``: every element printed."""
+    options = np.get_printoptions()
+    width = options["linewidth"] if linewidth is None else linewidth
+    words = None
+    if array.ndim and array.size and options["formatter"] is None and options["legacy"] is False and (
+            options["sign"] == "-"):
+        kind = array.dtype.kind
+        if kind in "iu":
+            words = _integer_words(array)
+        elif kind == "f" and array.dtype.itemsize <= 8 and options["floatmode"] == "maxprec":
+            words = _float_words(array, options["precision"])
+    if words is None:
+        return np.array2string(array, threshold=sys.maxsize, max_line_width=width)
+    return _layout(words, array.shape, width)
+
+
+def _integer_words(array: np.ndarray) -> list[str]:
+    """Each integer right-aligned to the widest of the min and max, as NumPy's IntegerFormat pads them."""
+    values = array.ravel().tolist()
+    width = max(len(str(min(values))), len(str(max(values))))
+    return [str(value).rjust(width) for value in values]
+
+
+def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
+    """Finite floats in NumPy's positional notation, each padded to the same widths left and right of the
+    point (NumPy's FloatingFormat in "maxprec" mode); None where NumPy may choose scientific notation or
+    a value is not finite."""
+    flat = array.ravel()
+    with np.errstate(all="ignore"):
+        if not math.isfinite(np.add.reduce(flat, dtype=np.float64)):  # a finite sum has no NaN or Inf
+            return None
+        magnitudes = np.absolute(flat[flat != 0])
+        if magnitudes.size:
+            # in the array's dtype, as NumPy compares them; its scientific cutoff for the largest value is
+            # 1e8 in some versions and 10**precision of the dtype in others: the lower one leaves it to NumPy
+            largest, smallest = np.maximum.reduce(magnitudes), np.minimum.reduce(magnitudes)
+            cutoff = 10.0 ** min(8, np.finfo(array.dtype).precision)
+            if largest >= cutoff or smallest < 0.0001 or largest / smallest > 1000.0:
+                return None
+    texts = [np.format_float_positional(value, precision=precision, unique=True, fractional=True, trim=".")
+             for value in flat]
+    parts = [text.split(".") for text in texts]
+    left = max(len(whole) for whole, _ in parts)
+    right = max(len(fraction) for _, fraction in parts)
+    return [f"{whole:>{left}}.{fraction:<{right}}" for whole, fraction in parts]
+
+
+def _layout(words: list[str], shape: tuple[int, ...], width: int) -> str:
+    """The words (in C order) as NumPy lays out an array of ``shape`` with separator " ": each row's
+    elements wrapped before ``width`` columns, each deeper dimension one more column of indent and one more
+    blank line between its blocks."""
+
+    def block(start: int, dims: tuple[int, ...], indent: str, columns: int) -> str:
+        if len(dims) == 1:
+            limit = columns - 1  # room for the "]"
+            text, line = "", indent
+            for position in range(start, start + dims[0]):
+                word = words[position]
+                if len(line) + len(word) > limit and len(line) > len(indent):
+                    text += line.rstrip() + "\n"
+                    line = indent
+                line += word + " "
+            text += line[:-1]
+        else:
+            size = math.prod(dims[1:])
+            breaks = "\n" * (len(dims) - 1)
+            text = breaks.join(indent + block(start + i * size, dims[1:], indent + " ", columns - 1)
+                               for i in range(dims[0]))
+        return "[" + text[len(indent):] + "]"
+
+    return block(0, tuple(shape), " ", width)

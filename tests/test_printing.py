@@ -1,0 +1,58 @@
+"""The display's printing of small arrays is NumPy's, character for character."""
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ipython_tensorview.printing import array_text
+
+DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.bool_,
+          np.complex64]
+
+
+def numpy_text(array, linewidth=None):
+    if linewidth is None:
+        return np.array2string(array, threshold=sys.maxsize)
+    return np.array2string(array, threshold=sys.maxsize, max_line_width=linewidth)
+
+
+@st.composite
+def arrays(draw):
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6))
+    if dtype.kind == "f":
+        # values of one scale, as most tensors hold, and of any
+        scale = min(draw(st.sampled_from([1e-6, 1e-3, 1.0, 37.0, 1e3, 1e5, 1e7, 1e9])), float(np.finfo(dtype).max))
+        scale = float(dtype.type(scale))  # a bound the dtype holds
+        width = dtype.itemsize * 8
+        elements = st.floats(-scale, scale, width=width) | st.floats(width=width)
+        elements = draw(st.sampled_from([elements, st.sampled_from([0.0, -0.0, 0.5, 1.0, -2.0, 1e-4, 100.0])]))
+        return draw(hnp.arrays(dtype, shape, elements=elements))
+    return draw(hnp.arrays(dtype, shape))
+
+
+@given(arrays(), st.one_of(st.none(), st.integers(1, 200)))
+def test_small_arrays_print_as_numpy_prints_them(array, linewidth):
+    assert array_text(array, linewidth) == numpy_text(array, linewidth)
+
+
+@pytest.mark.parametrize("options", [dict(precision=3), dict(floatmode="fixed"), dict(sign="+"), dict(suppress=True),
+                                     dict(legacy="1.13"), dict(formatter={"float": "{:.2f}".format}), dict(linewidth=20)])
+def test_print_options_in_force_apply(options):
+    array = np.array([[0.123456789, -1.5, 2.0], [3.25, 1e-5, 0.0]], dtype=np.float32)
+    with np.printoptions(**options):
+        assert array_text(array) == numpy_text(array)
+        assert array_text(array[:, :1]) == numpy_text(array[:, :1])
+        assert array_text(np.arange(-3, 9).reshape(3, 4)) == numpy_text(np.arange(-3, 9).reshape(3, 4))
+
+
+def test_values_near_the_scientific_cutoffs_are_numpy_s():
+    for dtype in (np.float16, np.float32, np.float64):
+        for value in (999.0, 1000.0, 1e6 - 1, 1e6, 99999999.0, 1e8, 1e-4, 9.9999e-5):
+            with np.errstate(over="ignore"):  # 1e6 and above overflow float16: NumPy prints inf
+                array = np.array([value, 1.0, -value], dtype=dtype)
+            assert array_text(array) == numpy_text(array)
