@@ -73,18 +73,50 @@ def _columns_left(p) -> int:
     return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
 
 
-def _may_claim(formatter, obj, mro) -> bool:
+class _TraitReader:
+    """Trait values of IPython's formatters, each read once and then kept current by observing it: a read
+    through traitlets costs about half a microsecond, and one small tensor's output asks some fifty. The
+    printer tables are IPython's own dicts, whose contents stay live; a table or flag set anew is observed."""
+
+    def __init__(self):
+        self._values: dict[tuple[int, str], object] = {}
+        self._observed: dict[tuple[int, str], object] = {}  # the owners, kept until close()
+
+    def __call__(self, owner, name: str):
+        key = (id(owner), name)
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        if key not in self._observed:
+            owner.observe(self._changed, names=name)
+            self._observed[key] = owner
+        value = self._values[key] = getattr(owner, name)
+        return value
+
+    def _changed(self, change) -> None:
+        self._values.pop((id(change["owner"]), change["name"]), None)
+
+    def close(self) -> None:
+        """Stop observing every trait read."""
+        for (_, name), owner in self._observed.items():
+            owner.unobserve(self._changed, names=name)
+        self._observed.clear()
+        self._values.clear()
+
+
+def _may_claim(read: _TraitReader, formatter, obj, mro) -> bool:
     """Whether an IPython formatter could return something for ``obj``: it is on, and has a printer for
     it or one of its classes, or finds its special method (``_repr_png_``...) on it."""
-    if not formatter.enabled:
+    if not read(formatter, "enabled"):
         return False
-    if id(obj) in formatter.singleton_printers:
+    if id(obj) in read(formatter, "singleton_printers"):
         return True
-    by_type, deferred = formatter.type_printers, formatter.deferred_printers  # each read of a trait costs
+    by_type, deferred = read(formatter, "type_printers"), read(formatter, "deferred_printers")
     for cls in mro:
         if cls in by_type or (cls.__module__, cls.__name__) in deferred:
             return True
-    return get_real_method(obj, formatter.print_method) is not None  # as IPython looks its method up
+    return get_real_method(obj, read(formatter, "print_method")) is not None  # as IPython looks its method up
 
 
 def _holds_arrays(value) -> bool:
@@ -125,6 +157,7 @@ class TensorFormatters:
         self._output = threading.local()
         # (DisplayFormatter, our format wrapper, its previous instance attribute or _ABSENT)
         self._wrapped: tuple | None = None
+        self._read_trait = _TraitReader()  # the traits of IPython's formatters that the direct path reads
 
     def text(self, obj, p, cycle) -> None:
         """IPython pretty-printer for text/plain: the whole block at the top of an output, one line for a
@@ -205,22 +238,25 @@ class TensorFormatters:
         """The output of an array that no printer but ours formats, as IPython would compose it, without
         IPython's dispatch (a dozen formatters, each called through a signature-binding decorator, cost
         more than a small tensor's whole display). None where another printer could claim a part of it."""
+        read = self._read_trait
         cls = type(obj)
-        plain = display_formatter.formatters.get("text/plain")
-        html = display_formatter.formatters.get("text/html")
-        if plain is None or not plain.pprint or plain.type_printers.get(cls) != self.text:
+        formatters = read(display_formatter, "formatters")
+        plain, html = formatters.get("text/plain"), formatters.get("text/html")
+        if plain is None or not read(plain, "pprint") or read(plain, "type_printers").get(cls) != self.text:
             return None
-        if html is not None and id(obj) in html.singleton_printers or id(obj) in plain.singleton_printers:
+        if id(obj) in read(plain, "singleton_printers") or (
+                html is not None and id(obj) in read(html, "singleton_printers")):
             return None  # a printer for this very object comes first
         mro = cls.__mro__
-        others = [display_formatter.ipython_display_formatter, display_formatter.mimebundle_formatter]
-        others += [f for f in display_formatter.formatters.values() if f is not plain and f is not html]
-        if any(_may_claim(formatter, obj, mro) for formatter in others):
+        others = [read(display_formatter, "ipython_display_formatter"), read(display_formatter, "mimebundle_formatter")]
+        others += [f for f in formatters.values() if f is not plain and f is not html]
+        if any(_may_claim(read, formatter, obj, mro) for formatter in others):
             return None
-        if html is not None and html.enabled and html.type_printers.get(cls) != self.html:
+        html_on = html is not None and read(html, "enabled")
+        if html_on and read(html, "type_printers").get(cls) != self.html:
             return None
-        data = {"text/plain": self.text_of(obj, width=plain.max_width)}
-        shown = self.html(obj) if html is not None and html.enabled else None
+        data = {"text/plain": self.text_of(obj, width=read(plain, "max_width"))}
+        shown = self.html(obj) if html_on else None
         if shown is not None:
             data["text/html"] = shown
         return data, {}
@@ -326,6 +362,7 @@ class TensorFormatters:
             self.settings.unobserve(self._array_types_changed, "array_types")
             self._registered_on = ()
         self._remove_printers()
+        self._read_trait.close()
         if self._wrapped is not None:
             display_formatter, ours, previous = self._wrapped
             # put back what was there, unless something wrapped ours since (ours then passes through)

@@ -238,7 +238,15 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
     another printer claims, or asked for some formats only, or with pretty printing off, goes through it."""
     from IPython.core.formatters import DisplayFormatter
 
+    def observers(display_formatter):
+        """Each formatter's trait observers, where traitlets keeps them."""
+        formatters = [display_formatter, *display_formatter.formatters.values(),
+                      display_formatter.mimebundle_formatter, display_formatter.ipython_display_formatter]
+        return [{name: handlers["change"][:] for name, handlers in f._trait_notifiers.items() if handlers.get("change")}
+                for f in formatters]
+
     display_formatter = DisplayFormatter()
+    observed_before = observers(display_formatter)
     plain, html = display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"]
     printers = TensorFormatters(settings)
     printers.register(plain, html, display_formatter)
@@ -267,12 +275,23 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
         html.singleton_printers[id(t)] = lambda obj: "<b>this one</b>"
         assert display_formatter.format(t)[0]["text/html"] == "<b>this one</b>"  # a printer for this very tensor
         html.singleton_printers.clear()
+        svg = display_formatter.formatters["image/svg+xml"]
+        svg.type_printers = {**svg.type_printers, torch.Tensor: lambda obj: "<svg/>"}  # a table set anew
+        assert display_formatter.format(t)[0]["image/svg+xml"] == "<svg/>"
+        svg.enabled = False
+        assert display_formatter.format(t) == (ipythons, {})
+        svg.enabled = True
+        svg.type_printers = {}
+        plain.max_width = 30  # the header wraps at the new width
+        assert max(map(len, display_formatter.format(t)[0]["text/plain"].splitlines())) <= 30
+        plain.max_width = 79
         html.enabled = False
         assert display_formatter.format(t) == ({"text/plain": ipythons["text/plain"]}, {})
     finally:
         type(html).__call__ = original
         html.enabled = True
         printers.unregister()
+    assert observers(display_formatter) == observed_before  # the traits the direct path read are let go
 
 
 def test_an_array_whose_attribute_lookup_raises_still_displays(settings):
