@@ -62,6 +62,9 @@ class Conversion:
         return f"{head}: {sharing}" + (f" ({'; '.join(details)})" if details else "")
 
 
+_COPY_STEPS = {policy: f"copy (policy {policy!r})" for policy in COPY_POLICIES}
+
+
 def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion:
     """Convert a tensor (or any array-like) to a NumPy array, copying only when needed.
 
@@ -107,7 +110,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         copy_it = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
         if copy_it:
             array, shares = _copy(array, policy), False
-            steps.append(f"copy (policy {policy!r})")
+            steps.append(_COPY_STEPS[policy])
         elif policy == "auto":
             reason = (
                 f"{format_bytes(array.nbytes)} is over auto_copy_max_bytes = "

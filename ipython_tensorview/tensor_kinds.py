@@ -275,9 +275,8 @@ def shared_host_array(t):
     torch = sys.modules.get("torch")
     if torch is None or not (type(t) is torch.Tensor or type(t) is torch.nn.Parameter):
         return None
-    # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value; and the
-    # device is asked as the rest of the package asks it
-    if t.device.type != "cpu" or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+    # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value
+    if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return None
     try:
         if t.requires_grad:

@@ -56,8 +56,8 @@ def ip(shell):
 def pretend_cuda(monkeypatch):
     """Make chosen CPU tensors report device cuda:0, to drive the device path without a GPU.
 
-    ``torch.Tensor.device`` is shadowed by a property that answers cuda:0 for tensors whose data
-    pointer was registered; every other tensor (and every real copy) reports its real device.
+    ``torch.Tensor.device`` (and ``is_cpu``) is shadowed by a property that answers cuda:0 for tensors whose
+    data pointer was registered; every other tensor (and every real copy) reports its real device.
     """
     real_device = torch._C.TensorBase.device.__get__
     on_gpu: set[int] = set()
@@ -68,6 +68,7 @@ def pretend_cuda(monkeypatch):
         return real_device(self)
 
     monkeypatch.setattr(torch.Tensor, "device", property(device))
+    monkeypatch.setattr(torch.Tensor, "is_cpu", property(lambda self: device(self).type == "cpu"))
 
     def mark(tensor):
         on_gpu.add(tensor.data_ptr())
