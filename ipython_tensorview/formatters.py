@@ -81,6 +81,7 @@ class _TraitReader:
     def __init__(self):
         self._values: dict[tuple[int, str], object] = {}
         self._observed: dict[tuple[int, str], object] = {}  # the owners, kept until close()
+        self.derived: dict[str, object] = {}  # what callers made of the values: forgotten when one changes
 
     def __call__(self, owner, name: str):
         key = (id(owner), name)
@@ -96,6 +97,7 @@ class _TraitReader:
 
     def _changed(self, change) -> None:
         self._values.pop((id(change["owner"]), change["name"]), None)
+        self.derived.clear()
 
     def close(self) -> None:
         """Stop observing every trait read."""
@@ -103,20 +105,20 @@ class _TraitReader:
             owner.unobserve(self._changed, names=name)
         self._observed.clear()
         self._values.clear()
+        self.derived.clear()
 
 
-def _may_claim(read: _TraitReader, formatter, obj, mro) -> bool:
-    """Whether an IPython formatter could return something for ``obj``: it is on, and has a printer for
-    it or one of its classes, or finds its special method (``_repr_png_``...) on it."""
-    if not read(formatter, "enabled"):
-        return False
-    if id(obj) in read(formatter, "singleton_printers"):
+def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
+    """Whether a formatter that is on, with these printer ``tables``, could return something for ``obj``: it
+    has a printer for it or one of its ``classes`` (each with its deferred printers' key), or finds its
+    special method (``_repr_png_``...) on it."""
+    singletons, by_type, deferred, print_method = tables
+    if id(obj) in singletons:
         return True
-    by_type, deferred = read(formatter, "type_printers"), read(formatter, "deferred_printers")
-    for cls in mro:
-        if cls in by_type or (cls.__module__, cls.__name__) in deferred:
+    for cls, key in classes:
+        if cls in by_type or key in deferred:
             return True
-    return get_real_method(obj, read(formatter, "print_method")) is not None  # as IPython looks its method up
+    return get_real_method(obj, print_method) is not None  # as IPython looks its method up
 
 
 def _holds_arrays(value) -> bool:
@@ -247,10 +249,8 @@ class TensorFormatters:
         if id(obj) in read(plain, "singleton_printers") or (
                 html is not None and id(obj) in read(html, "singleton_printers")):
             return None  # a printer for this very object comes first
-        mro = cls.__mro__
-        others = [read(display_formatter, "ipython_display_formatter"), read(display_formatter, "mimebundle_formatter")]
-        others += [f for f in formatters.values() if f is not plain and f is not html]
-        if any(_may_claim(read, formatter, obj, mro) for formatter in others):
+        classes = [(c, (c.__module__, c.__name__)) for c in cls.__mro__]
+        if any(_may_claim(tables, obj, classes) for tables in self._other_tables(display_formatter, formatters)):
             return None
         html_on = html is not None and read(html, "enabled")
         if html_on and read(html, "type_printers").get(cls) != self.html:
@@ -260,6 +260,24 @@ class TensorFormatters:
         if shown is not None:
             data["text/html"] = shown
         return data, {}
+
+    def _other_tables(self, display_formatter, formatters: dict) -> list[tuple]:
+        """The printer tables of every formatter but text/plain's and text/html's that is on: its singleton,
+        type and deferred printers and its special method's name; made again when one of those traits is
+        set anew or a formatter added."""
+        read = self._read_trait
+        present = tuple(formatters.values())
+        made = read.derived.get("other tables")
+        if made is None or made[0] != present:
+            plain, html = formatters.get("text/plain"), formatters.get("text/html")
+            others = [read(display_formatter, "ipython_display_formatter"),
+                      read(display_formatter, "mimebundle_formatter")]
+            others += [f for f in present if f is not plain and f is not html]
+            tables = [tuple(read(f, name) for name in ("singleton_printers", "type_printers", "deferred_printers",
+                                                          "print_method"))
+                      for f in others if read(f, "enabled")]
+            made = read.derived["other tables"] = (present, tables)
+        return made[1]
 
     def _lend_dataclass_printers(self, plain, obj) -> list:
         """Printers, for this output only, for the dataclasses it shows (itself, or in a list, tuple or

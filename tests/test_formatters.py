@@ -236,7 +236,7 @@ def test_text_and_html_of_one_output_share_one_summary(settings, monkeypatch):
 def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(settings):
     """The output of a tensor no other printer claims skips IPython's per-formatter dispatch; one that
     another printer claims, or asked for some formats only, or with pretty printing off, goes through it."""
-    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.formatters import BaseFormatter, DisplayFormatter
 
     def observers(display_formatter):
         """Each formatter's trait observers, where traitlets keeps them."""
@@ -282,6 +282,12 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
         assert display_formatter.format(t) == (ipythons, {})
         svg.enabled = True
         svg.type_printers = {}
+        custom = BaseFormatter()  # a formatter added since the last output
+        custom.format_type = "application/x-custom"
+        custom.for_type(torch.Tensor, lambda obj: "custom")
+        display_formatter.formatters["application/x-custom"] = custom
+        assert display_formatter.format(t) == ({**ipythons, "application/x-custom": "custom"}, {})
+        del display_formatter.formatters["application/x-custom"]
         plain.max_width = 30  # the header wraps at the new width
         assert max(map(len, display_formatter.format(t)[0]["text/plain"].splitlines())) <= 30
         plain.max_width = 79
