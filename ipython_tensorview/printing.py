@@ -14,6 +14,7 @@ differ between NumPy versions). ``tests/test_printing.py`` holds it to ``np.arra
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
@@ -49,23 +50,32 @@ def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
     point (NumPy's FloatingFormat in "maxprec" mode); None where NumPy may choose scientific notation or
     a value is not finite."""
     flat = array.ravel()
-    with np.errstate(all="ignore"):
-        if not math.isfinite(np.add.reduce(flat, dtype=np.float64)):  # a finite sum has no NaN or Inf
+    low, high = float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
+    if not (math.isfinite(low) and math.isfinite(high)):  # NaN or Inf: one of them is not finite
+        return None
+    magnitudes = np.absolute(flat)
+    smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
+    if smallest != math.inf:  # some value is not zero
+        largest, (cutoff, tiny) = max(-low, high), _cutoffs(array.dtype)
+        # the values are exact in float64, and so are the bounds; a quotient just above 1000 in float64 that
+        # NumPy 2 rounds to 1000 in the dtype is left to NumPy too
+        if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
             return None
-        magnitudes = np.absolute(flat[flat != 0])
-        if magnitudes.size:
-            # in the array's dtype, as NumPy compares them; its scientific cutoff for the largest value is
-            # 1e8 in some versions and 10**precision of the dtype in others: the lower one leaves it to NumPy
-            largest, smallest = np.maximum.reduce(magnitudes), np.minimum.reduce(magnitudes)
-            cutoff = 10.0 ** min(8, np.finfo(array.dtype).precision)
-            if largest >= cutoff or smallest < 0.0001 or largest / smallest > 1000.0:
-                return None
     texts = [np.format_float_positional(value, precision=precision, unique=True, fractional=True, trim=".")
              for value in flat]
     parts = [text.split(".") for text in texts]
     left = max(len(whole) for whole, _ in parts)
     right = max(len(fraction) for _, fraction in parts)
     return [f"{whole:>{left}}.{fraction:<{right}}" for whole, fraction in parts]
+
+
+@functools.cache
+def _cutoffs(dtype: np.dtype) -> tuple[float, float]:
+    """The magnitudes from which NumPy may print floats of ``dtype`` in scientific notation: the largest value
+    at or above 1e8 (and since NumPy 2.3 at or above 10**precision of the dtype), the smallest below 1e-4
+    (since NumPy 2, compared in the dtype). Each the side of its versions' bounds that leaves more to NumPy."""
+    large = 10.0 ** min(8, np.finfo(dtype).precision)
+    return min(large, float(dtype.type(large))), max(0.0001, float(dtype.type(0.0001)))
 
 
 def _layout(words: list[str], shape: tuple[int, ...], width: int) -> str:

@@ -43,14 +43,16 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
     if not peak:
         return ""
     width = HISTOGRAM_BAR * len(histogram)
+    # drawn in tenths of a pixel, so that every coordinate is an integer; a bar is a pixel high at least
+    tall = HISTOGRAM_HEIGHT * 10
     bars = "".join(
-        f'<rect x="{i * HISTOGRAM_BAR}" y="{HISTOGRAM_HEIGHT - h:.1f}" width="{HISTOGRAM_BAR - 1}" height="{h:.1f}"/>'
+        f'<rect x="{i * HISTOGRAM_BAR * 10}" y="{tall - h}" width="{HISTOGRAM_BAR * 10 - 10}" height="{h}"/>'
         for i, count in enumerate(histogram)
-        if (h := max(1.0, count / peak * HISTOGRAM_HEIGHT) if count else 0)
+        if count and (h := max(10, (count * tall + peak // 2) // peak))
     )
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HISTOGRAM_HEIGHT}" '
-        f'viewBox="0 0 {width} {HISTOGRAM_HEIGHT}" fill="{HISTOGRAM_COLOUR}">{bars}</svg>'
+        f'viewBox="0 0 {width * 10} {tall}" fill="{HISTOGRAM_COLOUR}">{bars}</svg>'
     )
     sample = f" (a sample of ≈ every {step:,}th element)" if step > 1 else ""
     ends = numbers([low, high])
@@ -91,12 +93,15 @@ def thumbnail_img(rgba: np.ndarray) -> str:
     )
 
 
+# a fact's label or value as HTML whose inner spaces do not break (html.escape's five, and the space)
+_UNBREAKABLE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", " ": "\u00a0"})
+_FACT_OPEN = f'<span class="tensorview-fact" style="{_FACT}"><span class="tensorview-label" style="{_LABEL}">'
+
+
 def facts_html(summary: Summary) -> str:
     """The facts as "label value" pairs, each unbreakable, separated where a line may break."""
-    nbsp = "\u00a0"
     pairs = [
-        f'<span class="tensorview-fact" style="{_FACT}"><span class="tensorview-label" style="{_LABEL}">'
-        f"{escape(fact.label).replace(' ', nbsp)}</span>{nbsp}{escape(fact.value).replace(' ', nbsp)}</span>"
+        f"{_FACT_OPEN}{fact.label.translate(_UNBREAKABLE)}</span>\u00a0{fact.value.translate(_UNBREAKABLE)}</span>"
         for fact in facts(summary)
         if fact.label
     ]
