@@ -45,9 +45,13 @@ def test_image_layout(shape, layout):
     assert image_layout(shape) == layout
 
 
-def test_png_round_trip():
-    rgba = np.random.default_rng(0).integers(0, 256, (5, 9, 4), dtype=np.uint8)
+@pytest.mark.parametrize("height, width", [(1, 1), (3, 4), (5, 9), (64, 64), (128, 200)])
+def test_png_round_trip(height, width):
+    """Every size, from one pixel to more than the smallest compression window holds."""
+    rgba = np.random.default_rng(0).integers(0, 256, (height, width, 4), dtype=np.uint8)
     np.testing.assert_array_equal(_decode_png(png(rgba)), rgba)
+    smooth = np.broadcast_to(np.arange(width, dtype=np.uint8)[None, :, None], (height, width, 4)).copy()
+    np.testing.assert_array_equal(_decode_png(png(smooth)), smooth)
 
 
 def test_heatmap_is_strided_down_on_the_device():
