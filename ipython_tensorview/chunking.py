@@ -308,8 +308,13 @@ class Walk:
 
     def map(self, task, indices=None) -> list:
         """``[task(index, piece, work) for each chunk]`` (or the chunks at ``indices``), in their order."""
-        return parallel_map(lambda index, work: task(index, work.flat(self.view(index)), work),
-                            range(len(self)) if indices is None else indices, self.workspaces)
+        indices = range(len(self)) if indices is None else indices
+        flat, limit = self._flat, self.limit
+        if flat is not None and not flat.is_neg():  # each piece a slice of the flat view, as it is
+            return parallel_map(lambda index, work: task(index, flat[index * limit : (index + 1) * limit], work),
+                                indices, self.workspaces)
+        return parallel_map(lambda index, work: task(index, work.flat(self.view(index)), work), indices,
+                            self.workspaces)
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None

@@ -130,10 +130,10 @@ def _host_pass(t, walk: Walk, step: int):
     histogram's sample. Returns the moments and the sample (None where ``step`` is 1)."""
     torch = _torch()
     integers = _is_integer(t)
-    sample = offsets = None
+    sample = sampled = offsets = None
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
-        offsets = walk.offsets
+        offsets, sampled = walk.offsets, sample.numpy()
     # the threads whose last chunk held NaN or Inf: their next one likely does too, and is read for them at once
     unclean_last = set()
 
@@ -145,16 +145,18 @@ def _host_pass(t, walk: Walk, step: int):
             values = work.real_values(piece)
             row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
             extremes = int(low), int(high)
+            array = values.numpy()
         else:
             values, extremes = work.real_values(piece), None
-            row = None if id(work) in unclean_last else _host_clean_row(values)
+            array = values.numpy()
+            row = None if id(work) in unclean_last else _host_clean_row(values, array)
             if row is None:
                 row = _host_finite_row(values, work)
                 unclean_last.add(id(work))
             else:
                 unclean_last.discard(id(work))
-        if sample is not None:  # a strided read, from cache
-            _take_sample(values, offsets[index], step, sample)
+        if sampled is not None:  # a strided read, from cache
+            _take_sample(array, offsets[index], step, sampled)
         return row, extremes
 
     rows = walk.map(read)
@@ -167,11 +169,11 @@ def _host_pass(t, walk: Walk, step: int):
     return moments, sample
 
 
-def _host_clean_row(values) -> tuple | None:
-    """A CPU chunk's row where it holds no NaN or Inf, else None. NumPy's fmin and fmax are its fastest
-    min and max; they skip NaN (and misread signalling NaNs), so a NaN is told by the sum, which it makes NaN."""
+def _host_clean_row(values, array: np.ndarray) -> tuple | None:
+    """A CPU chunk's row where it holds no NaN or Inf, else None (``array``: NumPy's view of ``values``).
+    NumPy's fmin and fmax are its fastest min and max; they skip NaN (and misread signalling NaNs), so a
+    NaN is told by the sum, which it makes NaN."""
     torch = _torch()
-    array = values.numpy()
     low, high = np.fmin.reduce(array), np.fmax.reduce(array)
     total = values.sum().item()
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
@@ -179,13 +181,13 @@ def _host_clean_row(values) -> tuple | None:
     return values.numel(), low, high, total, torch.dot(values, values).item(), 0, 0, 0
 
 
-def _take_sample(values, offset: int, step: int, sample) -> None:
+def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray) -> None:
     """Copy a chunk's share of every ``step``-th value in memory order (from ``step // 2``) into ``sample``.
     The chunk starts ``offset`` elements in."""
     phase = (step // 2 - offset) % step
-    taken = values.numpy()[phase::step]  # NumPy copies a strided slice at a third of torch's cost
+    taken = values[phase::step]  # NumPy copies a strided slice at a third of torch's cost
     first = (offset + phase - step // 2) // step
-    sample.numpy()[first : first + taken.size] = taken
+    sample[first : first + taken.size] = taken
 
 
 def _host_finite_row(values, work: Workspace) -> tuple:
