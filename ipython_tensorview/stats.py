@@ -141,11 +141,17 @@ def _host_pass(t, walk: Walk, step: int):
         n = piece.numel()
         if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
             exact = piece.numpy()
-            low, high = exact.min(), exact.max()  # the first read streams the chunk into cache
-            values = work.real_values(piece)
-            row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
-            extremes = int(low), int(high)
-            array = values.numpy()
+            low, high = int(exact.min()), int(exact.max())  # the first read streams the chunk into cache
+            extremes = low, high
+            if piece.dtype == torch.int64 and n * max(-low, high) ** 2 < 2**63:
+                # sums that cannot overflow int64 are taken in it, exactly: converting int64 to float64
+                # costs more than both sums (one element at a time, where other conversions are vectorised)
+                array = exact
+                row = (n, float(low), float(high), float(piece.sum().item()), float(np.dot(exact, exact)), 0, 0, 0)
+            else:
+                values = work.real_values(piece)
+                row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
+                array = values.numpy()
         else:
             values, extremes = work.real_values(piece), None
             array = values.numpy()
