@@ -217,7 +217,7 @@ class TensorFormatters:
             outermost = getattr(self._output, "summaries", None) is None
             if outermost:
                 self._output.summaries = {}
-            plain = display_formatter.formatters.get("text/plain")
+            plain = self._read_trait(display_formatter, "formatters").get("text/plain")
             if self._unresolved:
                 self._resolve_listed()
             lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []

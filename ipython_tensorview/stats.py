@@ -492,8 +492,8 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
         if not bins:
             counts = []
         elif edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
-            bin_index = np.searchsorted(bin_edges(edge_low, edge_high, bins), finite, side="right") - 1
-            counts = np.bincount(np.minimum(bin_index, bins - 1), minlength=bins).tolist()
+            inner = bin_edges(edge_low, edge_high, bins)[1:-1]  # a value at e_i goes to bin i; at the top, the last
+            counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=bins).tolist()
         else:
             counts = middle_bin(finite.size, bins)
         if integers:
