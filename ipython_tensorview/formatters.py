@@ -73,39 +73,24 @@ def _columns_left(p) -> int:
     return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
 
 
-class _TraitReader:
-    """Trait values of IPython's formatters, each read once and then kept current by observing it: a read
-    through traitlets costs about half a microsecond, and one small tensor's output asks some fifty. The
-    printer tables are IPython's own dicts, whose contents stay live; a table or flag set anew is observed."""
+def _trait(owner, name: str):
+    """A trait's value as traitlets keeps it, read from its store: through the descriptor a read costs about
+    half a microsecond, and one small tensor's output asks some fifty (traitlets has no public route that is
+    cheaper). The descriptor where nothing is stored yet: it makes the default."""
+    try:
+        return owner._trait_values[name]
+    except (AttributeError, KeyError):
+        return getattr(owner, name)
 
-    def __init__(self):
-        self._values: dict[tuple[int, str], object] = {}
-        self._observed: dict[tuple[int, str], object] = {}  # the owners, kept until close()
-        self.derived: dict[str, object] = {}  # what callers made of the values: forgotten when one changes
 
-    def __call__(self, owner, name: str):
-        key = (id(owner), name)
-        try:
-            return self._values[key]
-        except KeyError:
-            pass
-        if key not in self._observed:
-            owner.observe(self._changed, names=name)
-            self._observed[key] = owner
-        value = self._values[key] = getattr(owner, name)
-        return value
-
-    def _changed(self, change) -> None:
-        self._values.pop((id(change["owner"]), change["name"]), None)
-        self.derived.clear()
-
-    def close(self) -> None:
-        """Stop observing every trait read."""
-        for (_, name), owner in self._observed.items():
-            owner.unobserve(self._changed, names=name)
-        self._observed.clear()
-        self._values.clear()
-        self.derived.clear()
+def _other_tables(display_formatter, formatters: dict) -> list[tuple]:
+    """The printer tables of every formatter but text/plain's and text/html's that is on: its singleton,
+    type and deferred printers and its special method's name."""
+    plain, html = formatters.get("text/plain"), formatters.get("text/html")
+    others = [_trait(display_formatter, "ipython_display_formatter"), _trait(display_formatter, "mimebundle_formatter")]
+    others += [f for f in formatters.values() if f is not plain and f is not html]
+    return [(_trait(f, "singleton_printers"), _trait(f, "type_printers"), _trait(f, "deferred_printers"),
+             _trait(f, "print_method")) for f in others if _trait(f, "enabled")]
 
 
 def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
@@ -159,7 +144,6 @@ class TensorFormatters:
         self._output = threading.local()
         # (DisplayFormatter, our format wrapper, its previous instance attribute or _ABSENT)
         self._wrapped: tuple | None = None
-        self._read_trait = _TraitReader()  # the traits of IPython's formatters that the direct path reads
 
     def text(self, obj, p, cycle) -> None:
         """IPython pretty-printer for text/plain: the whole block at the top of an output, one line for a
@@ -217,7 +201,7 @@ class TensorFormatters:
             outermost = getattr(self._output, "summaries", None) is None
             if outermost:
                 self._output.summaries = {}
-            plain = self._read_trait(display_formatter, "formatters").get("text/plain")
+            plain = _trait(display_formatter, "formatters").get("text/plain")
             if self._unresolved:
                 self._resolve_listed()
             lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
@@ -240,44 +224,25 @@ class TensorFormatters:
         """The output of an array that no printer but ours formats, as IPython would compose it, without
         IPython's dispatch (a dozen formatters, each called through a signature-binding decorator, cost
         more than a small tensor's whole display). None where another printer could claim a part of it."""
-        read = self._read_trait
         cls = type(obj)
-        formatters = read(display_formatter, "formatters")
+        formatters = _trait(display_formatter, "formatters")
         plain, html = formatters.get("text/plain"), formatters.get("text/html")
-        if plain is None or not read(plain, "pprint") or read(plain, "type_printers").get(cls) != self.text:
+        if plain is None or not _trait(plain, "pprint") or _trait(plain, "type_printers").get(cls) != self.text:
             return None
-        if id(obj) in read(plain, "singleton_printers") or (
-                html is not None and id(obj) in read(html, "singleton_printers")):
+        if id(obj) in _trait(plain, "singleton_printers") or (
+                html is not None and id(obj) in _trait(html, "singleton_printers")):
             return None  # a printer for this very object comes first
         classes = [(c, (c.__module__, c.__name__)) for c in cls.__mro__]
-        if any(_may_claim(tables, obj, classes) for tables in self._other_tables(display_formatter, formatters)):
+        if any(_may_claim(tables, obj, classes) for tables in _other_tables(display_formatter, formatters)):
             return None
-        html_on = html is not None and read(html, "enabled")
-        if html_on and read(html, "type_printers").get(cls) != self.html:
+        html_on = html is not None and _trait(html, "enabled")
+        if html_on and _trait(html, "type_printers").get(cls) != self.html:
             return None
-        data = {"text/plain": self.text_of(obj, width=read(plain, "max_width"))}
+        data = {"text/plain": self.text_of(obj, width=_trait(plain, "max_width"))}
         shown = self.html(obj) if html_on else None
         if shown is not None:
             data["text/html"] = shown
         return data, {}
-
-    def _other_tables(self, display_formatter, formatters: dict) -> list[tuple]:
-        """The printer tables of every formatter but text/plain's and text/html's that is on: its singleton,
-        type and deferred printers and its special method's name; made again when one of those traits is
-        set anew or a formatter added."""
-        read = self._read_trait
-        present = tuple(formatters.values())
-        made = read.derived.get("other tables")
-        if made is None or made[0] != present:
-            plain, html = formatters.get("text/plain"), formatters.get("text/html")
-            others = [read(display_formatter, "ipython_display_formatter"),
-                      read(display_formatter, "mimebundle_formatter")]
-            others += [f for f in present if f is not plain and f is not html]
-            tables = [tuple(read(f, name) for name in ("singleton_printers", "type_printers", "deferred_printers",
-                                                          "print_method"))
-                      for f in others if read(f, "enabled")]
-            made = read.derived["other tables"] = (present, tables)
-        return made[1]
 
     def _lend_dataclass_printers(self, plain, obj) -> list:
         """Printers, for this output only, for the dataclasses it shows (itself, or in a list, tuple or
@@ -380,7 +345,6 @@ class TensorFormatters:
             self.settings.unobserve(self._array_types_changed, "array_types")
             self._registered_on = ()
         self._remove_printers()
-        self._read_trait.close()
         if self._wrapped is not None:
             display_formatter, ours, previous = self._wrapped
             # put back what was there, unless something wrapped ours since (ours then passes through)

@@ -44,6 +44,7 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
     Where ``high - low`` overflows float64, the edges are made between the scaled ends and scaled
     back by the same power of two, which is exact.
     """
+    low, high = float(low), float(high)  # as NumPy takes the ends: integers rounded to float64 first
     if low == high:  # NumPy widens an empty range by 0.5 on each side
         low, high = low - 0.5, high + 0.5
     step = (high - low) / bins

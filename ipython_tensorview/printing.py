@@ -21,17 +21,22 @@ import sys
 import numpy as np
 
 
+# NumPy's own scalar types (not ml_dtypes' float8 or int4, nor longdouble, which NumPy formats otherwise)
+_INTEGERS = frozenset({np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})
+_FLOATS = frozenset({np.float16, np.float32, np.float64})
+
+
 def array_text(array: np.ndarray, linewidth: int | None = None) -> str:
     """``np.array2string(array, threshold=sys.maxsize, max_line_width=linewidth)``: every element printed."""
     options = np.get_printoptions()
     width = options["linewidth"] if linewidth is None else linewidth
     words = None
-    if array.ndim and array.size and options["formatter"] is None and options["legacy"] is False and (
-            options["sign"] == "-"):
-        kind = array.dtype.kind
-        if kind in "iu":
+    if type(array) is np.ndarray and array.ndim and array.size and options["formatter"] is None and (
+            options["legacy"] is False and options["sign"] == "-"):
+        kind = array.dtype.type
+        if kind in _INTEGERS:
             words = _integer_words(array)
-        elif kind == "f" and array.dtype.itemsize <= 8 and options["floatmode"] == "maxprec":
+        elif kind in _FLOATS and options["floatmode"] == "maxprec":
             words = _float_words(array, options["precision"])
     if words is None:
         return np.array2string(array, threshold=sys.maxsize, max_line_width=width)

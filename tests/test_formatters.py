@@ -278,6 +278,10 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
         svg = display_formatter.formatters["image/svg+xml"]
         svg.type_printers = {**svg.type_printers, torch.Tensor: lambda obj: "<svg/>"}  # a table set anew
         assert display_formatter.format(t)[0]["image/svg+xml"] == "<svg/>"
+        svg.type_printers = {}
+        svg.type_printers = {}  # a table equal to the one there: traitlets says nothing of it
+        svg.for_type(torch.Tensor, lambda obj: "<svg/>")
+        assert display_formatter.format(t)[0]["image/svg+xml"] == "<svg/>"
         svg.enabled = False
         assert display_formatter.format(t) == (ipythons, {})
         svg.enabled = True
@@ -297,7 +301,7 @@ def test_an_output_only_our_printers_claim_is_what_ipythons_dispatch_composes(se
         type(html).__call__ = original
         html.enabled = True
         printers.unregister()
-    assert observers(display_formatter) == observed_before  # the traits the direct path read are let go
+    assert observers(display_formatter) == observed_before  # the direct path observes nothing of IPython's
 
 
 def test_an_array_whose_attribute_lookup_raises_still_displays(settings):

@@ -56,3 +56,18 @@ def test_values_near_the_scientific_cutoffs_are_numpy_s():
             with np.errstate(over="ignore"):  # 1e6 and above overflow float16: NumPy prints inf
                 array = np.array([value, 1.0, -value], dtype=dtype)
             assert array_text(array) == numpy_text(array)
+
+
+@pytest.mark.filterwarnings("ignore:Format strings passed to MaskedConstant:FutureWarning")  # NumPy's own
+def test_arrays_of_other_kinds_are_numpy_s():
+    """Subclasses and ml_dtypes' dtypes go to np.array2string as they are."""
+    import ml_dtypes
+
+    with np.errstate(all="ignore"):
+        others = [np.matrix([[1, 2], [3, 4]]), np.matrix([[1.5, 2], [3, 4]]),
+                  np.ma.masked_array([1.5, 2.0, 3.0], mask=[0, 1, 0]),
+                  np.array([0.5, 1, -2, 3]).astype(ml_dtypes.float8_e5m2),
+                  np.array([0.5, 1, -2, 3]).astype(ml_dtypes.bfloat16), np.array([1, -2], dtype=ml_dtypes.int4),
+                  np.array([1.5, 2.0], dtype=np.longdouble)]
+    for array in others:
+        assert array_text(array) == numpy_text(array)

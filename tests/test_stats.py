@@ -500,6 +500,13 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
 
 
+def test_bin_edges_take_integer_ends_as_numpy_takes_them():
+    from ipython_tensorview.histogram import bin_edges
+
+    for low, high in ((0, 2**53 + 1), (-(2**60), 3), (7, 7)):
+        np.testing.assert_array_equal(bin_edges(low, high, 3), np.histogram_bin_edges([low, high], 3))
+
+
 def test_a_sampled_histogram_of_values_on_the_edges_has_numpys_shape():
     # values on the bins' edges (0, 0.1, ..., 2.4 in 24 bins): float32 positions would bin some of them
     # one off, and the picture would change from the exact histogram's comb at 4 Mi elements to flat above
