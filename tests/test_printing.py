@@ -59,6 +59,7 @@ def test_values_near_the_scientific_cutoffs_are_numpy_s():
 
 
 @pytest.mark.filterwarnings("ignore:Format strings passed to MaskedConstant:FutureWarning")  # NumPy's own
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_arrays_of_other_kinds_are_numpy_s():
     """Subclasses and ml_dtypes' dtypes go to np.array2string as they are."""
     import ml_dtypes
