@@ -20,7 +20,6 @@ import sys
 
 import numpy as np
 
-
 # NumPy's own scalar types (not ml_dtypes' float8 or int4, nor longdouble, which NumPy formats otherwise)
 _INTEGERS = frozenset({np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})
 _FLOATS = frozenset({np.float16, np.float32, np.float64})

@@ -41,7 +41,8 @@ def test_small_arrays_print_as_numpy_prints_them(array, linewidth):
 
 
 @pytest.mark.parametrize("options", [dict(precision=3), dict(floatmode="fixed"), dict(sign="+"), dict(suppress=True),
-                                     dict(legacy="1.13"), dict(formatter={"float": "{:.2f}".format}), dict(linewidth=20)])
+                                     dict(legacy="1.13"), dict(formatter={"float": "{:.2f}".format}),
+                                     dict(linewidth=20)])
 def test_print_options_in_force_apply(options):
     array = np.array([[0.123456789, -1.5, 2.0], [3.25, 1e-5, 0.0]], dtype=np.float32)
     with np.printoptions(**options):
