@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 
 from .summary import Summary, facts
 
@@ -19,9 +18,8 @@ def sparkline(histogram: tuple[int, ...]) -> str:
     if not peak:
         return ""
     levels = len(SPARK_LEVELS)
-    return "".join(
-        " " if count == 0 else SPARK_LEVELS[max(0, math.ceil(count / peak * levels) - 1)] for count in histogram
-    )
+    # the level is ceil(count / peak * levels), in integers: a count of at least one is one level high at least
+    return "".join([SPARK_LEVELS[(count * levels - 1) // peak] if count else " " for count in histogram])
 
 
 def header_facts(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[list[str]]:
