@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-
 from .summary import Summary, facts
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
