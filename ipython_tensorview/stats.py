@@ -459,7 +459,7 @@ def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float
 
 def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats | None:
     """Statistics of a small CPU tensor, with NumPy on one float64 copy: a fraction of the chunked passes'
-    fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers beyond 2**53):
+    fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers from 2**31):
     the chunked passes handle those."""
     torch = _torch()
     if t.is_complex():  # complex32 has no abs kernel: the magnitude of its complex64 form, as the chunks take it
@@ -483,7 +483,10 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
         low, high = float(np.minimum.reduce(finite)), float(np.maximum.reduce(finite))
         magnitude = max(-low, high)
         integers = not (t.is_floating_point() or t.is_complex())
-        if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**53):
+        # integers from 2**31: a float64 mean's rounding grows with their magnitude (to half a unit at
+        # 2**52, where the std of values a few units apart is off by a part in a thousand); the chunked
+        # passes' integer sums are exact
+        if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**31):
             return None
         mean = total / finite.size
         deviations = finite - mean  # subtracting the mean before squaring, as np.std does

@@ -500,6 +500,19 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
 
 
+def test_small_tensors_of_large_integers_have_exact_statistics():
+    """A few hundred integers near 2**40, 2**52 or -2**62: the mean and std of exact integer arithmetic."""
+    from fractions import Fraction
+
+    for base in (2**31 - 50, 2**40, 2**52, -(2**62)):
+        values = [base + k * 7 % 101 for k in range(300)]
+        result = tensor_stats(torch.tensor(values))
+        mean = Fraction(sum(values), len(values))
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        assert (result.min, result.max, result.mean) == (min(values), max(values), float(mean))
+        assert math.isclose(result.std, std, rel_tol=1e-12)
+
+
 def test_bin_edges_take_integer_ends_as_numpy_takes_them():
     from ipython_tensorview.histogram import bin_edges
 
