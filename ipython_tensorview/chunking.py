@@ -38,13 +38,13 @@ def to_device(array, device):
 
 
 def work_dtype(dtype):
-    """The dtype the statistics read ``dtype``'s values in: complex as magnitudes in the precision of
-    their parts, low precision floats as float32, integers as float64; a tensor read by rows, as its rows
-    decode (see :func:`.adapters.torch.read_by_rows`)."""
+    """The dtype the statistics read ``dtype``'s values in: complex as magnitudes in float64 (complex32's in
+    float32, which holds them), low precision floats as float32, integers as float64; a tensor read by rows,
+    as its rows decode (see :func:`.adapters.torch.read_by_rows`)."""
     torch = _torch()
     if dtype in (torch.float32, torch.float64):
         return dtype
-    if dtype == torch.complex128:
+    if dtype in (torch.complex64, torch.complex128):  # complex64's |z| reaches float32's max * sqrt(2)
         return torch.float64
     if dtype.is_floating_point or dtype.is_complex:
         return torch.float32
@@ -232,6 +232,8 @@ class Workspace:
         if piece.is_complex():
             if piece.dtype == torch.complex32:  # no abs kernel for it
                 piece = piece.to(torch.complex64)
+            elif piece.dtype == torch.complex64:  # |z| in float64: abs computes in its parts' precision
+                piece = self.buffer("complex", torch.complex128, piece.numel()).copy_(piece)
             return torch.abs(piece, out=out)
         return out.copy_(piece)
 

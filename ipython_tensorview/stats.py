@@ -462,8 +462,10 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers from 2**31):
     the chunked passes handle those."""
     torch = _torch()
-    if t.is_complex():  # complex32 has no abs kernel: the magnitude of its complex64 form, as the chunks take it
-        array = (t.to(torch.complex64) if t.dtype == torch.complex32 else t).abs().numpy()
+    if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
+        array = t.to(torch.complex64).abs().numpy()
+    elif t.is_complex():  # |z| in float64, as the chunks take it: complex64's reaches beyond float32
+        array = t.to(torch.complex128).abs().numpy()
     elif t.dtype in _small_dtypes()[0]:
         array = t.resolve_neg().numpy()
     else:  # float16, bfloat16, float8: as float64

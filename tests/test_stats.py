@@ -44,8 +44,10 @@ def _reference(t):
     values = t.detach()
     if values.is_quantized:
         values = values.dequantize()
-    if values.is_complex():  # magnitudes in the tensor's own precision, as torch.abs gives them
+    if values.dtype == torch.complex32:  # magnitudes in float32, which holds them
         array = values.to(torch.complex64).abs().to(torch.float64).numpy()
+    elif values.is_complex():  # magnitudes in float64: complex64's reach beyond float32
+        array = values.to(torch.complex128).abs().numpy()
     else:
         array = values.to(torch.float64).numpy()
     return array.ravel()
@@ -511,6 +513,15 @@ def test_small_tensors_of_large_integers_have_exact_statistics():
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         assert (result.min, result.max, result.mean) == (min(values), max(values), float(mean))
         assert math.isclose(result.std, std, rel_tol=1e-12)
+
+
+def test_complex64_magnitudes_beyond_float32_s_range_are_finite(path):
+    """|3e38 + 3e38j| is 4.2e38, beyond float32's 3.4e38: a magnitude, not an infinity."""
+    z = torch.tensor([3e38 + 3e38j, 1 + 1j, 0j, -2e38 + 0j] * 40, dtype=torch.complex64)
+    result = tensor_stats(z)
+    assert (result.count, result.posinf, result.of) == (160, 0, "|z|")
+    assert result.max == abs(complex(np.float32(3e38), np.float32(3e38)))
+    _assert_matches(result, z)
 
 
 def test_bin_edges_take_integer_ends_as_numpy_takes_them():
