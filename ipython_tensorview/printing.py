@@ -76,7 +76,7 @@ def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
 @functools.cache
 def _cutoffs(dtype: np.dtype) -> tuple[float, float]:
     """The magnitudes from which NumPy may print floats of ``dtype`` in scientific notation: the largest value
-    at or above 1e8 (and since NumPy 2.3 at or above 10**precision of the dtype), the smallest below 1e-4
+    at or above 1e8 (in recent versions, at or above 10**precision of the dtype), the smallest below 1e-4
     (since NumPy 2, compared in the dtype). Each the side of its versions' bounds that leaves more to NumPy."""
     large = 10.0 ** min(8, np.finfo(dtype).precision)
     return min(large, float(dtype.type(large))), max(0.0001, float(dtype.type(0.0001)))
