@@ -21,14 +21,14 @@ def sparkline(histogram: tuple[int, ...]) -> str:
     return "".join([SPARK_LEVELS[(count * levels - 1) // peak] if count else " " for count in histogram])
 
 
-def header_facts(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[list[str]]:
-    """The header's fields, each the texts of its facts, from the display's one list of facts (``listed``,
-    where already made), then the sparkline.
+def header_facts(summary: Summary, omit: frozenset[str] = frozenset()) -> list[list[str]]:
+    """The header's fields, each the texts of its facts, from the display's one list of facts, then the
+    sparkline.
 
     ``omit``: facts to leave out to save room, by label ("size", "min", "mean", ...), or "sparkline".
     """
     fields: dict[str, list] = {}
-    for fact in facts(summary) if listed is None else listed:
+    for fact in facts(summary):
         if fact.label.removeprefix("|z| ") not in omit:
             fields.setdefault(fact.field, []).append(fact)
     grouped = []
@@ -48,9 +48,9 @@ def header_facts(summary: Summary, omit: frozenset[str] = frozenset(), listed: l
     return grouped
 
 
-def header_fields(summary: Summary, omit: frozenset[str] = frozenset(), listed: list | None = None) -> list[str]:
+def header_fields(summary: Summary, omit: frozenset[str] = frozenset()) -> list[str]:
     """The header's fields as text (see :func:`header_facts`)."""
-    return [" ".join(texts) for texts in header_facts(summary, omit, listed)]
+    return [" ".join(texts) for texts in header_facts(summary, omit)]
 
 
 def header(summary: Summary) -> str:
@@ -89,13 +89,13 @@ def one_line(summary: Summary, width: int) -> str:
     """The header on one line of at most ``width`` columns where it can be: the sparkline goes first,
     then std, mean, the sample note, min and max, notes, the size, the library's facts; never the type,
     shape, dtype, device or the NaN/Inf counts."""
-    omit, listed = frozenset(), facts(summary)
-    line = " · ".join(header_fields(summary, omit, listed))
+    omit = frozenset()
+    line = " · ".join(header_fields(summary))
     for part in _SHORTENINGS:
         if len(line) <= width:
             break
         omit |= set(part)
-        line = " · ".join(header_fields(summary, omit, listed))
+        line = " · ".join(header_fields(summary, omit))
     return line
 
 

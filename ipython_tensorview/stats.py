@@ -550,8 +550,9 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
 def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) -> Stats | None:
     torch = _torch()
     logical = t.numel()
-    if logical <= SMALL_ELEMENTS and t.device.type == "cpu" and logical <= (max_elements or logical) and (
-            t.dtype in _small_dtypes()[1] and t.layout == torch.strided and logical):
+    read_small = logical <= SMALL_ELEMENTS and t.device.type == "cpu" and logical <= (max_elements or logical) and (
+        t.dtype in _small_dtypes()[1] and t.layout == torch.strided and logical)
+    if read_small:
         with torch.no_grad():  # every element, expand()ed ones too: a few thousand at most
             small = _small_stats(t.detach(), bins, 0, value_range)
         if small is not None:
@@ -565,7 +566,9 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         sampled_from, t, repeats = logical, sample_in_memory_order(t, max_elements), 1
     with torch.no_grad():
         t = t.detach()
-        if t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not read_by_rows(t):
+        # the distinct elements or a sample of a larger tensor, where small, are read as a small tensor is;
+        # elements the small path declined above (their distinct ones hold the same values) are not offered again
+        if not read_small and t.numel() <= SMALL_ELEMENTS and t.device.type == "cpu" and not read_by_rows(t):
             small = _small_stats(t, bins, sampled_from, value_range)
             if small is not None:
                 return replace(small, count=small.count * repeats, nan=small.nan * repeats,
