@@ -78,8 +78,9 @@ def _normalise(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
     out = np.full(values.shape, np.nan)
     if finite.any():
-        low, high = halves[finite].min(), halves[finite].max()
-        out[finite] = (halves[finite] - low) / (high - low) if high > low else 0.5
+        kept = halves[finite]
+        low, high = kept.min(), kept.max()
+        out[finite] = (kept - low) / (high - low) if high > low else 0.5
     return out
 
 
