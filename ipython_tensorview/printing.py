@@ -65,12 +65,22 @@ def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
         # NumPy 2 rounds to 1000 in the dtype is left to NumPy too
         if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
             return None
-    texts = [np.format_float_positional(value, precision=precision, unique=True, fractional=True, trim=".")
-             for value in flat]
-    parts = [text.split(".") for text in texts]
+    parts = [_positional(value, precision) for value in flat]
     left = max(len(whole) for whole, _ in parts)
     right = max(len(fraction) for _, fraction in parts)
     return [f"{whole:>{left}}.{fraction:<{right}}" for whole, fraction in parts]
+
+
+def _positional(value: np.floating, precision: int) -> tuple[str, str]:
+    """A finite value's digits before and after the point, as NumPy's "maxprec" mode prints it (from 1e-4
+    to 1e16, where a NumPy scalar's own ``str`` is positional too). That ``str`` is the shortest text that
+    reads back as the value, which is NumPy's choice wherever it needs at most ``precision`` decimals; it
+    costs half of ``np.format_float_positional``, which rounds the rest."""
+    whole, _, fraction = str(value).partition(".")
+    if len(fraction) > precision:
+        whole, _, fraction = np.format_float_positional(value, precision=precision, unique=True, fractional=True,
+                                                        trim=".").partition(".")
+    return whole, "" if fraction == "0" else fraction  # "1.0" is printed "1."
 
 
 @functools.cache

@@ -552,9 +552,8 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
     logical = t.numel()
     read_small = logical <= SMALL_ELEMENTS and t.device.type == "cpu" and logical <= (max_elements or logical) and (
         t.dtype in _small_dtypes()[1] and t.layout == torch.strided and logical)
-    if read_small:
-        with torch.no_grad():  # every element, expand()ed ones too: a few thousand at most
-            small = _small_stats(t.detach(), bins, 0, value_range)
+    if read_small:  # every element, expand()ed ones too: a few thousand at most (detached: no graph)
+        small = _small_stats(t.detach(), bins, 0, value_range)
         if small is not None:
             return small
     numeric = t.is_floating_point() or t.is_complex() or read_by_rows(t) or dtype_name(t.dtype) in _INTEGERS

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -21,6 +22,7 @@ from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
     dtype_name,
+    is_transform_wrapper,
     plain_tensor,
     shape_of,
 )
@@ -161,7 +163,10 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
     torch = _torch()
     t = view.tensor if view is not None else obj
     show_values, values, stats, plain, preview = values, "", None, None, None
-    with torch.no_grad():
+    # only a tensor that requires grad (or a subclass's, or a transform's wrapper) could record a graph:
+    # no_grad costs more than a small tensor's statistics
+    unrecorded = type(t) is torch.Tensor and not t.requires_grad and not is_transform_wrapper(t)
+    with nullcontext() if unrecorded else torch.no_grad():
         try:
             plain = plain_tensor(t)
         except TensorConversionError as e:

@@ -276,7 +276,7 @@ def shared_host_array(t):
     if torch is None or not (type(t) is torch.Tensor or type(t) is torch.nn.Parameter):
         return None
     # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value
-    if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+    if not t.is_cpu or t._is_zerotensor() or is_transform_wrapper(t):
         return None
     try:
         if t.requires_grad:
@@ -284,6 +284,12 @@ def shared_host_array(t):
         return t.numpy(), []
     except Exception:  # what it refuses, or a dispatch mode in force objects to: the full route says what
         return None
+
+
+def is_transform_wrapper(t) -> bool:
+    """Whether ``t`` is torch.func's wrapper of a value inside a transform (vmap, grad...): torch has no
+    public test for it."""
+    return _torch()._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def allocate_host(shape, dtype):

@@ -35,9 +35,10 @@ def arrays(draw):
     return draw(hnp.arrays(dtype, shape))
 
 
-@given(arrays(), st.one_of(st.none(), st.integers(1, 200)))
-def test_small_arrays_print_as_numpy_prints_them(array, linewidth):
-    assert array_text(array, linewidth) == numpy_text(array, linewidth)
+@given(arrays(), st.one_of(st.none(), st.integers(1, 200)), st.sampled_from([8, 1, 3, 4, 6, 10, 17]))
+def test_small_arrays_print_as_numpy_prints_them(array, linewidth, precision):
+    with np.printoptions(precision=precision):  # NumPy's default, 8, and shorter and longer ones
+        assert array_text(array, linewidth) == numpy_text(array, linewidth)
 
 
 @pytest.mark.parametrize("options", [dict(precision=3), dict(floatmode="fixed"), dict(sign="+"), dict(suppress=True),

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import TensorView
 from ..convert import convert
-from ..tensor_kinds import distinct_view, dtype_name, is_raw_dtype, raw_carrier
+from ..tensor_kinds import distinct_view, dtype_name, is_raw_dtype, raw_carrier, shared_host_array
 
 if TYPE_CHECKING:
     from ..stats import Stats
@@ -90,7 +90,16 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
             for dim, keep in enumerate(kept):
                 if len(keep) < t.shape[dim]:
                     t = t.index_select(dim, torch.tensor(keep, device=t.device))
-    return convert(t, settings=DISPLAY_SETTINGS).array, summarise
+    return host_values(t), summarise
+
+
+def host_values(t) -> np.ndarray:
+    """``t``'s values in a NumPy array of their own (bfloat16 and float8 as float32). A plain CPU tensor's
+    are copied from its NumPy view, the commonest case, without the rest of :func:`convert`'s route."""
+    shared = shared_host_array(t)
+    if shared is not None:
+        return shared[0].copy()
+    return convert(t, settings=DISPLAY_SETTINGS).array
 
 
 def edge_indices(shape, edgeitems: int) -> list[list[int]]:
