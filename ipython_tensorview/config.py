@@ -115,6 +115,16 @@ class TensorView(Configurable):
         return proposal.value
 
 
+def trait_value(owner, name: str):
+    """A trait's value as traitlets keeps it, read from its store: through the descriptor a read costs about
+    half a microsecond, and one small tensor's output asks some fifty, one ``convert`` a few (traitlets has
+    no public route that is cheaper). The descriptor where nothing is stored yet: it makes the default."""
+    try:
+        return owner._trait_values[name]
+    except (AttributeError, KeyError):
+        return getattr(owner, name)
+
+
 _default: TensorView | None = None
 _active: TensorView | None = None
 

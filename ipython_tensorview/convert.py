@@ -18,7 +18,7 @@ import numpy as np
 
 from . import tensor_kinds
 from .adapters import adapter_for
-from .config import COPY_POLICIES, TensorView, current_settings
+from .config import COPY_POLICIES, TensorView, current_settings, trait_value
 from .tensor_kinds import (
     TensorConversionError,
     format_bytes,
@@ -107,7 +107,8 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
 
     reason = ""
     if shares:
-        copy_it = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
+        copy_it = policy == "always" or (
+            policy == "auto" and array.nbytes <= trait_value(settings, "auto_copy_max_bytes"))
         if copy_it:
             array, shares = _copy(array, policy), False
             steps.append(_COPY_STEPS[policy])
@@ -121,7 +122,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     if shares and source == "tensor" and _has_zero_stride(array):
         array = _readonly_view(array)
         reason = "; ".join(filter(None, [reason, "stride 0 from expand(): one element stands for many"]))
-    elif shares and settings.readonly_shared:
+    elif shares and trait_value(settings, "readonly_shared"):
         array = _readonly_view(array)
     return Conversion(array, shares, tuple(steps), source, reason)
 
@@ -173,7 +174,7 @@ def _physical_memory() -> int:
 
 def _resolve_policy(copy, settings: TensorView) -> str:
     if copy is None:
-        return settings.copy
+        return trait_value(settings, "copy")
     if isinstance(copy, bool):
         return "always" if copy else "never"
     if isinstance(copy, str) and copy.lower() in COPY_POLICIES:

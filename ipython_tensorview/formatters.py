@@ -24,7 +24,7 @@ from IPython.lib.pretty import Breakable
 from IPython.utils.dir2 import get_real_method
 
 from .adapters import adapter_for, displayable
-from .config import TensorView
+from .config import TensorView, trait_value
 from .convert import one_line as error_line
 from .render_html import render_html
 from .render_text import one_line, render_text
@@ -73,24 +73,14 @@ def _columns_left(p) -> int:
     return max(20, p.max_width - column - len(p.stack))  # a closing bracket per container, or a comma
 
 
-def _trait(owner, name: str):
-    """A trait's value as traitlets keeps it, read from its store: through the descriptor a read costs about
-    half a microsecond, and one small tensor's output asks some fifty (traitlets has no public route that is
-    cheaper). The descriptor where nothing is stored yet: it makes the default."""
-    try:
-        return owner._trait_values[name]
-    except (AttributeError, KeyError):
-        return getattr(owner, name)
-
-
 def _other_tables(display_formatter, formatters: dict) -> list[tuple]:
     """The printer tables of every formatter but text/plain's and text/html's that is on: its singleton,
     type and deferred printers and its special method's name."""
     plain, html = formatters.get("text/plain"), formatters.get("text/html")
-    others = [_trait(display_formatter, "ipython_display_formatter"), _trait(display_formatter, "mimebundle_formatter")]
+    others = [trait_value(display_formatter, name) for name in ("ipython_display_formatter", "mimebundle_formatter")]
     others += [f for f in formatters.values() if f is not plain and f is not html]
-    return [(_trait(f, "singleton_printers"), _trait(f, "type_printers"), _trait(f, "deferred_printers"),
-             _trait(f, "print_method")) for f in others if _trait(f, "enabled")]
+    return [(trait_value(f, "singleton_printers"), trait_value(f, "type_printers"), trait_value(f, "deferred_printers"),
+             trait_value(f, "print_method")) for f in others if trait_value(f, "enabled")]
 
 
 def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
@@ -201,7 +191,7 @@ class TensorFormatters:
             outermost = getattr(self._output, "summaries", None) is None
             if outermost:
                 self._output.summaries = {}
-            plain = _trait(display_formatter, "formatters").get("text/plain")
+            plain = trait_value(display_formatter, "formatters").get("text/plain")
             if self._unresolved:
                 self._resolve_listed()
             lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
@@ -225,20 +215,22 @@ class TensorFormatters:
         IPython's dispatch (a dozen formatters, each called through a signature-binding decorator, cost
         more than a small tensor's whole display). None where another printer could claim a part of it."""
         cls = type(obj)
-        formatters = _trait(display_formatter, "formatters")
+        formatters = trait_value(display_formatter, "formatters")
         plain, html = formatters.get("text/plain"), formatters.get("text/html")
-        if plain is None or not _trait(plain, "pprint") or _trait(plain, "type_printers").get(cls) != self.text:
+        if plain is None or not trait_value(plain, "pprint"):
             return None
-        if id(obj) in _trait(plain, "singleton_printers") or (
-                html is not None and id(obj) in _trait(html, "singleton_printers")):
+        if trait_value(plain, "type_printers").get(cls) != self.text:
+            return None
+        if id(obj) in trait_value(plain, "singleton_printers") or (
+                html is not None and id(obj) in trait_value(html, "singleton_printers")):
             return None  # a printer for this very object comes first
         classes = [(c, (c.__module__, c.__name__)) for c in cls.__mro__]
         if any(_may_claim(tables, obj, classes) for tables in _other_tables(display_formatter, formatters)):
             return None
-        html_on = html is not None and _trait(html, "enabled")
-        if html_on and _trait(html, "type_printers").get(cls) != self.html:
+        html_on = html is not None and trait_value(html, "enabled")
+        if html_on and trait_value(html, "type_printers").get(cls) != self.html:
             return None
-        data = {"text/plain": self.text_of(obj, width=_trait(plain, "max_width"))}
+        data = {"text/plain": self.text_of(obj, width=trait_value(plain, "max_width"))}
         shown = self.html(obj) if html_on else None
         if shown is not None:
             data["text/html"] = shown

@@ -276,7 +276,7 @@ def shared_host_array(t):
     if torch is None or not (type(t) is torch.Tensor or type(t) is torch.nn.Parameter):
         return None
     # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value
-    if not t.is_cpu or t._is_zerotensor() or is_transform_wrapper(t):
+    if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return None
     try:
         if t.requires_grad:
