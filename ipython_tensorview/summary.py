@@ -185,23 +185,23 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
                 stats = tensor_stats(source, bins=bins, max_elements=settings.stats_max_elements)
                 if source is not plain:
                     stats = torch_adapter.located_in_sparse(plain, stats)
-    if view is not None:
-        if stats is not None and not view.whole:  # places in a shard are not places in the array
-            stats = replace(stats, first_non_finite=None, non_finite_by_dim=())
-        return _viewed(view, dtype_name(t.dtype), stats, note, values, preview)
-    return Summary(
-        type_name=type(obj).__name__,
-        shape=shape_of(obj),
-        dtype=dtype_name(obj.dtype),
-        device=str(obj.device),
-        grad=torch_adapter.grad_state(obj),
-        nbytes=torch_adapter.nbytes(obj),
-        stored_bytes=torch_adapter.stored_bytes(plain) if plain is not None else torch_adapter.nbytes(obj),
-        stats=stats,
-        note=note,
-        values=values,
-        preview=preview,
-    )
+        if view is None:  # its shape and stored bytes run torch ops too (unbind, narrow)
+            return Summary(
+                type_name=type(obj).__name__,
+                shape=shape_of(obj),
+                dtype=dtype_name(obj.dtype),
+                device=str(obj.device),
+                grad=torch_adapter.grad_state(obj),
+                nbytes=torch_adapter.nbytes(obj),
+                stored_bytes=torch_adapter.stored_bytes(plain) if plain is not None else torch_adapter.nbytes(obj),
+                stats=stats,
+                note=note,
+                values=values,
+                preview=preview,
+            )
+    if stats is not None and not view.whole:  # places in a shard are not places in the array
+        stats = replace(stats, first_non_finite=None, non_finite_by_dim=())
+    return _viewed(view, dtype_name(t.dtype), stats, note, values, preview)
 
 
 def _summarize_in_place(obj, adapter, view, settings: TensorView, values: bool) -> Summary:

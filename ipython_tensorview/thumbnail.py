@@ -24,7 +24,6 @@ _VIRIDIS = np.array(
     dtype=np.float64,
 )
 IMAGE_CHANNELS = (1, 3, 4)
-STORED_BELOW = 512  # bytes of scanlines under which the PNG's data is not compressed
 
 
 def image_layout(shape: tuple[int, ...]) -> str | None:
@@ -56,7 +55,7 @@ def thumbnail_rgba(t, size: int, host: np.ndarray | None = None) -> np.ndarray |
     if host is not None and steps[height_dim] == steps[width_dim] == 1:
         sample = host
     else:
-        sample = host_values(t[tuple(slice(None, None, s) for s in steps)])
+        sample = host_values(t.detach()[tuple(slice(None, None, s) for s in steps)])  # no graph of the slicing
     if layout == "heatmap":
         return _colormap(_normalise(sample.astype(np.float64)))
     if layout == "chw":
@@ -134,12 +133,10 @@ def png(rgba: np.ndarray) -> bytes:
     scanlines[:, 1:5] = pixels[:, :4]
     np.subtract(pixels[:, 4:], pixels[:, :-4], out=scanlines[:, 5:])  # uint8 wraps modulo 256, as Sub wants
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    # a window no larger than the data: the same stream, without setting up (and clearing) 32 KiB of it;
-    # a few pixels are stored as they are, which costs a third of deflating them and a few bytes at most
+    # a window no larger than the data: the same stream, without setting up (and clearing) 32 KiB of it
     window = min(15, max(9, (scanlines.size - 1).bit_length()))
-    level = 0 if scanlines.size < STORED_BELOW else 6
     return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
-                     _chunk(b"IDAT", zlib.compress(scanlines.data, level, window)), _chunk(b"IEND", b"")))
+                     _chunk(b"IDAT", zlib.compress(scanlines.data, 6, window)), _chunk(b"IEND", b"")))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

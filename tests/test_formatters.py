@@ -100,6 +100,54 @@ def test_every_kind_displays(display, kind):
         assert html_facts(markup)["note"]
 
 
+class GraphWatch(torch.overrides.TorchFunctionMode):
+    """Records every torch call that returns a tensor with a grad_fn: a node of an autograd graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.recorded = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        results = result if isinstance(result, (tuple, list)) else [result]
+        self.recorded += [func] if any(isinstance(r, torch.Tensor) and r.grad_fn is not None for r in results) else []
+        return result
+
+
+def _requiring_grad(make):
+    tensor = make()
+    if tensor.is_floating_point() or tensor.is_complex():
+        try:
+            return tensor.detach().requires_grad_() if tensor.grad_fn is None else tensor
+        except RuntimeError:  # kinds that cannot require grad (quantized, sparse compressed...)
+            return None
+    return None
+
+
+GRAD_TENSORS = {
+    **{kind.name: kind.make for kind in KINDS if _requiring_grad(kind.make) is not None},
+    "non-leaf 300x300 (a strided thumbnail)": lambda: torch.randn(300, 300, requires_grad=True) * 2,
+    "nested (ragged)": lambda: torch.nested.nested_tensor([torch.ones(2), torch.ones(3)], requires_grad=True),
+    "expanded": lambda: torch.randn(1, 5, requires_grad=True).expand(4, 5),
+    "with NaN": lambda: torch.tensor([[1.0, float("nan")], [2.0, 3.0]], requires_grad=True),
+}
+
+
+@pytest.mark.parametrize("make", GRAD_TENSORS.values(), ids=list(GRAD_TENSORS))
+def test_a_display_records_no_autograd_graph(display, make):
+    plain, html = display
+    tensor = make()
+    if tensor.grad_fn is None and not tensor.requires_grad:
+        tensor = _requiring_grad(lambda: tensor)
+    assert tensor.requires_grad
+    version, grad_fn, saved = tensor._version, tensor.grad_fn, []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t), GraphWatch() as watch:
+        text, markup = plain(tensor), html(tensor)
+    assert "could not display" not in text and markup
+    assert watch.recorded == [] and saved == []
+    assert (tensor._version, tensor.grad_fn) == (version, grad_fn)
+
+
 def test_kinds_without_statistics_say_what_applies(display):
     plain, _ = display
     assert "bool: 2 of 3 true (66.7%)" in plain(torch.tensor([True, False, True]))
