@@ -24,6 +24,7 @@ from .tensor_kinds import (
     dtype_name,
     is_transform_wrapper,
     plain_tensor,
+    read_unrecorded,
     shape_of,
 )
 
@@ -166,7 +167,7 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
     # only a tensor that requires grad (or a subclass's, or a transform's wrapper) could record a graph:
     # no_grad costs more than a small tensor's statistics
     unrecorded = type(t) is torch.Tensor and not t.requires_grad and not is_transform_wrapper(t)
-    with nullcontext() if unrecorded else torch.no_grad():
+    with nullcontext() if unrecorded else read_unrecorded(t):
         try:
             plain = plain_tensor(t)
         except TensorConversionError as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -290,6 +290,16 @@ def is_transform_wrapper(t) -> bool:
     """Whether ``t`` is torch.func's wrapper of a value inside a transform (vmap, grad...): torch has no
     public test for it."""
     return _torch()._C._functorch.is_functorch_wrapped_tensor(t)
+
+
+@contextmanager
+def read_unrecorded(t):
+    """Within it, torch ops on ``t`` and on what :func:`plain_tensor` unwraps of it record no autograd graph,
+    and inside a torch.func transform they run on the values themselves (even the unwrapped tensor's ops
+    would otherwise go through the transform's layer)."""
+    torch = _torch()
+    with torch.no_grad(), torch._C._DisableFuncTorch() if is_transform_wrapper(t) else nullcontext():
+        yield
 
 
 def allocate_host(shape, dtype):

@@ -148,6 +148,23 @@ def test_a_display_records_no_autograd_graph(display, make):
     assert (tensor._version, tensor.grad_fn) == (version, grad_fn)
 
 
+def test_a_tensor_inside_torch_func_grad_displays_its_values(display):
+    plain, html = display
+    x = torch.tensor([[1.5, -2.0], [0.25, 4.0]])
+    shown = []
+
+    def f(inner):
+        shown.append((plain(inner), html(inner)))
+        return (inner * 2).sum()
+
+    torch.func.grad(f)(x)
+    text, markup = shown[0]
+    assert "could not display" not in text
+    assert text.splitlines()[1:] == np.array2string(x.numpy()).splitlines()
+    assert "min -2 max 4 mean 0.9375" in text.splitlines()[0]
+    assert Tree(markup).find("img", "tensorview-thumbnail")
+
+
 def test_kinds_without_statistics_say_what_applies(display):
     plain, _ = display
     assert "bool: 2 of 3 true (66.7%)" in plain(torch.tensor([True, False, True]))
