@@ -144,25 +144,31 @@ class TensorFormatters:
             p.text(self.text_of(obj, width=p.max_width))
 
     def text_of(self, obj, width: int = 0, nested: bool = False) -> str:
+        with warnings.catch_warnings():  # nothing of ours reaches the user's cell
+            warnings.simplefilter("ignore")
+            return self._text_of(obj, width, nested)
+
+    def _text_of(self, obj, width: int, nested: bool) -> str:
         try:
             if not (self.settings.formatters and displayable(obj)):  # a mock claiming to be a Tensor is not
                 return repr(obj)
-            with warnings.catch_warnings():  # nothing of ours reaches the user's cell
-                warnings.simplefilter("ignore")
-                if nested:
-                    return one_line(summarize(obj, self.settings, values=False), width)
-                return render_text(self.summary(obj), width)
+            if nested:
+                return one_line(summarize(obj, self.settings, values=False), width)
+            return render_text(self.summary(obj), width)
         except Exception as e:  # a display never raises: torch's repr, with one line saying why
             return _fallback_repr(obj, e, nested)
 
     def html(self, obj) -> str | None:
         """text/html printer; None (no HTML, the text shows) when turned off or on failure."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self._html(obj)
+
+    def _html(self, obj) -> str | None:
         try:
             if not (self.settings.formatters and self.settings.html and displayable(obj)):
                 return None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return render_html(self.summary(obj), self._thumbnail(obj))
+            return render_html(self.summary(obj), self._thumbnail(obj))
         except Exception:
             return None
 
@@ -230,8 +236,10 @@ class TensorFormatters:
         html_on = html is not None and trait_value(html, "enabled")
         if html_on and trait_value(html, "type_printers").get(cls) != self.html:
             return None
-        data = {"text/plain": self.text_of(obj, width=trait_value(plain, "max_width"))}
-        shown = self.html(obj) if html_on else None
+        with warnings.catch_warnings():  # once for both parts (each printer's own costs as much again)
+            warnings.simplefilter("ignore")
+            data = {"text/plain": self._text_of(obj, trait_value(plain, "max_width"), False)}
+            shown = self._html(obj) if html_on else None
         if shown is not None:
             data["text/html"] = shown
         return data, {}

@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import warnings
 from html.parser import HTMLParser
 
 import numpy as np
@@ -295,6 +296,36 @@ def test_text_and_html_of_one_output_share_one_summary(settings, monkeypatch):
     assert len(calls) == 2
     display_formatter.formatters["text/plain"](t)  # outside any output: computed afresh
     assert len(calls) == 3
+    printers.unregister()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct output", "through IPython's dispatch"])
+def test_no_warning_of_a_display_reaches_the_cell(settings, monkeypatch, direct):
+    from IPython.core.formatters import DisplayFormatter
+
+    display_formatter = DisplayFormatter()
+    printers = TensorFormatters(settings)
+    printers.register(display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"],
+                      display_formatter)
+    if not direct:  # another printer for another type: the output goes through IPython's dispatch
+        display_formatter.formatters["image/png"].for_type(torch.Tensor, lambda t: None)
+    real_summarize, real_thumbnail = formatters_module.summarize, formatters_module.thumbnail_rgba
+
+    def summarize(*args, **kwargs):
+        warnings.warn("from the summary", RuntimeWarning)
+        return real_summarize(*args, **kwargs)
+
+    def thumbnail(*args, **kwargs):
+        warnings.warn("from the thumbnail", UserWarning)
+        return real_thumbnail(*args, **kwargs)
+
+    monkeypatch.setattr(formatters_module, "summarize", summarize)
+    monkeypatch.setattr(formatters_module, "thumbnail_rgba", thumbnail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data, _ = display_formatter.format(torch.ones(2, 3))
+    assert caught == []
+    assert data["text/plain"].startswith("Tensor (2, 3) float32") and "tensorview-thumbnail" in data["text/html"]
     printers.unregister()
 
 
