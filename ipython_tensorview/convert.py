@@ -12,6 +12,7 @@ torch tensor if torch is already imported.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,7 +184,7 @@ def _resolve_policy(copy, settings: TensorView) -> str:
 
 
 def _array_like_to_array(obj) -> tuple[np.ndarray, bool]:
-    """The array an object hands out, its protocol method called once, and whether it shares memory."""
+    """The array an object hands out, its protocol method called once, and whether it may share memory."""
     kind = type(obj).__name__
     # looked up on the type, as NumPy does: an instance's __getattr__ is user code that may raise
     if hasattr(type(obj), "__array__"):
@@ -193,31 +194,29 @@ def _array_like_to_array(obj) -> tuple[np.ndarray, bool]:
             raise
         except Exception as e:
             raise TensorConversionError(f"{kind}.__array__ failed: {one_line(e)}") from e
-        return array, _shares_with_source(array, obj)
+        probe = np.empty(1)[:]  # held as ``array`` is: the reference counts of memory that nothing else holds
+        shares = array is obj or _reachable_elsewhere(array, probe)  # (in a return tuple, array has one more)
+        return array, shares
     raise TensorConversionError(f"{kind} is not a tensor or an array: it has neither __array__ nor __dlpack__")
 
 
-def _shares_with_source(array: np.ndarray, obj) -> bool:
-    """Whether an array handed out by ``obj.__array__`` shares memory with ``obj``, without a second call.
-
-    Checked against the memory ``obj`` exposes: its buffer, and the arrays among its attributes (the
-    usual wrapper keeps one). An array that is a view of memory found nowhere there counts as shared,
-    since it may be a view of the object's; an array that owns its memory is a copy.
-    """
-    if array is obj or array.size == 0:
-        return array is obj
-    sources = []
-    try:
-        sources.append(np.frombuffer(memoryview(obj), dtype=np.uint8))
-    except (TypeError, ValueError, BufferError):
-        pass
-    try:
-        sources += [v for v in vars(obj).values() if isinstance(v, np.ndarray)]
-    except TypeError:  # no __dict__
-        pass
-    if any(np.shares_memory(array, source) for source in sources):
+def _reachable_elsewhere(array: np.ndarray, probe: np.ndarray) -> bool:
+    """Whether anything but ``array`` itself may reach its memory: an object's ``__array__`` may hand out an
+    array it keeps (in an attribute, a dict, a global...), a view of one, or memory it does not own. Only an
+    array that nothing else holds, over arrays (its bases) that nothing else holds, the last of which owns
+    what NumPy allocated for it, certainly shares nothing. Reference counts are compared with those of
+    ``probe``, a fresh view of fresh memory held by the caller as ``array`` is, so that the interpreter's own
+    counting (which differs between versions) cancels out."""
+    if sys.getrefcount(array) > sys.getrefcount(probe):
         return True
-    return array.base is not None and not any(source is array.base for source in sources)
+    probe_base = probe.base
+    limit = sys.getrefcount(probe_base)  # its view's base field, this variable, the call's argument
+    last, base = array, array.base
+    while base is not None:
+        if type(base) is not np.ndarray or sys.getrefcount(base) > limit:
+            return True
+        last, base = base, base.base
+    return not last.flags.owndata
 
 
 def _copy(array: np.ndarray, policy: str) -> np.ndarray:

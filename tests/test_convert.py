@@ -1,3 +1,4 @@
+import ctypes
 import re
 import subprocess
 import sys
@@ -194,6 +195,110 @@ def test_array_likes_convert_through_numpy():
     assert not fresh.shares_memory and not np.shares_memory(fresh.array, data)
     via_dlpack = convert(ExportedArray(data))
     assert via_dlpack.shares_memory and np.shares_memory(via_dlpack.array, data)
+
+
+_KEPT = np.zeros(3)
+
+
+class _InDict:
+    def __init__(self):
+        self.store = {"a": np.zeros(3)}
+
+    def memory(self):
+        return self.store["a"]
+
+    def __array__(self, dtype=None, copy=None):
+        return self.store["a"]
+
+
+class _InSlots:
+    __slots__ = ("a",)
+
+    def __init__(self):
+        self.a = np.zeros(3)
+
+    def memory(self):
+        return self.a
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a
+
+
+class _Global:
+    def memory(self):
+        return _KEPT
+
+    def __array__(self, dtype=None, copy=None):
+        return _KEPT
+
+
+class _ViewOfKept:
+    def __init__(self):
+        self.a = np.arange(6.0)
+
+    def memory(self):
+        return self.a
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a[::2]
+
+
+class _Ctypes:
+    def __init__(self):
+        self.buffer = (ctypes.c_double * 3)()
+
+    def memory(self):
+        return np.ctypeslib.as_array(self.buffer)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.ctypeslib.as_array(self.buffer)
+
+
+class _ByteArray:
+    def __init__(self):
+        self.bytes = bytearray(24)
+
+    def memory(self):
+        return np.frombuffer(self.bytes)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.frombuffer(self.bytes)
+
+
+class _FreshView:
+    def __array__(self, dtype=None, copy=None):
+        return np.arange(4.0)[1:]
+
+
+class _Converted:
+    def __init__(self):
+        self.a = np.arange(3, dtype=np.int32)
+
+    def memory(self):
+        return self.a
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a.astype(np.float64)
+
+
+@pytest.mark.parametrize("kind", [_InDict, _InSlots, _Global, _ViewOfKept, _Ctypes, _ByteArray])
+def test_an_array_like_whose_memory_is_kept_elsewhere_shares_it_and_is_copied_when_asked(kind):
+    obj = kind()
+    shared = convert(obj, copy="never")
+    assert shared.shares_memory and np.shares_memory(shared.array, obj.memory())
+    copied = convert(obj, copy="always")
+    assert not copied.shares_memory and not np.shares_memory(copied.array, obj.memory())
+    assert str(copied).endswith("copied: copy (policy 'always')")
+    np.testing.assert_array_equal(copied.array, shared.array)
+
+
+@pytest.mark.parametrize("kind", [_FreshView, _Converted])
+def test_an_array_like_that_hands_out_fresh_memory_shares_nothing(kind):
+    obj = kind()
+    result = convert(obj, copy="always")
+    assert not result.shares_memory and result.steps == ()  # nothing else holds it: no second copy
+    if hasattr(obj, "memory"):
+        assert not np.shares_memory(result.array, obj.memory())
 
 
 def test_other_objects_raise_naming_their_type():
