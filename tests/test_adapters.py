@@ -290,6 +290,13 @@ result = convert(x)
 stats = summary.stats
 
 
+def own(result, x):  # memory of its own: writeable, not JAX's copy nor a replica's memory, a new one each time
+    memories = [np.asarray(x), *(np.asarray(shard.data) for shard in x.addressable_shards)]
+    return [result.shares_memory, result.array.flags.writeable, any(np.shares_memory(result.array, m)
+            for m in memories), convert(x).array is result.array,
+            bool(np.array_equal(result.array, np.asarray(x), equal_nan=True))]
+
+
 def described(array, spec=P("x")):
     s = summarize(jax.device_put(jnp.asarray(array), NamedSharding(mesh, spec)), TensorView()).stats
     return [s.count, s.min, s.max, s.mean, s.std, s.nan, s.posinf, s.neginf, list(s.histogram), s.histogram_step]
@@ -330,7 +337,9 @@ CASES["squares beyond float32"][3, :2] = [np.inf, -np.inf]
 json.dump({"text": render_text(summary, 400), "first": stats.first_non_finite, "stats": [stats.count, stats.min,
            stats.max, stats.mean, stats.std, stats.nan, list(stats.histogram)],
            "steps": list(result.steps), "shares": result.shares_memory, "equal": bool(np.array_equal(
-           result.array, values, equal_nan=True)),
+           result.array, values, equal_nan=True)), "own": own(result, x),
+           "replicated copy": own(convert(jax.device_put(jnp.asarray(values), NamedSharding(mesh, P())),
+                                          copy="always"), jax.device_put(jnp.asarray(values), NamedSharding(mesh, P()))),
            "cases": {name: [described(array), reference(array)] for name, array in CASES.items()},
            "reference": reference(values),
            "replicated": described(values, P()),
@@ -363,6 +372,7 @@ def test_a_sharded_jax_array_is_read_on_its_devices_and_gathered_by_np(reader):
     assert math.isclose(seen["stats"][3], mean, rel_tol=1e-5) and math.isclose(seen["stats"][4], std, rel_tol=1e-5)
     assert seen["text"].split("\n", 1)[1] == np.array2string(values)  # the edges, each from the shard holding it
     assert (seen["steps"], seen["shares"], seen["equal"]) == (["gathered 4 shards from cpu:0..3"], False, True)
+    assert seen["own"] == seen["replicated copy"] == [False, True, False, False, True]
     assert seen["first"] == [7, 2] and "nan 1 (first at [7, 2])" in header
     true = int((values > 1).sum())
     assert seen["bool"] == [1, f"jax.Array (400, 6) bool cpu:0..3 · sharding P('x', 'y') · mesh x=2 y=2 · "

@@ -127,12 +127,26 @@ def to_array(obj, *, ml_dtypes: bool = False):
             array = array.view()
             array.flags.writeable = False
         return array, steps, shares
-    array = np.asarray(obj)  # the gather
+    array = _gathered(obj)
     steps = [f"gathered {len(obj.addressable_shards)} shards from {_devices_text(_devices(obj))}"]
     plain = _numpy_dtype(array, ml_dtypes)
     if plain is not array:
         steps.append(f"{array.dtype.name} -> {plain.dtype.name}")
     return plain, steps, False
+
+
+def _gathered(obj) -> np.ndarray:
+    """A sharded array's values in host memory of their own, each distinct shard copied once to its place.
+    (``np.asarray`` hands out JAX's own copy, which the array keeps and hands out again, or a view of one
+    replica's memory.)"""
+    array = np.empty(obj.shape, dtype=obj.dtype)
+    copied = set()
+    for shard in obj.addressable_shards:
+        where = tuple((index.start, index.stop, index.step) for index in shard.index)
+        if where not in copied:
+            copied.add(where)
+            array[shard.index] = np.asarray(shard.data)
+    return array
 
 
 def _numpy_dtype(array: np.ndarray, ml_dtypes: bool = False) -> np.ndarray:
