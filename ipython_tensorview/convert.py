@@ -47,8 +47,8 @@ class Conversion:
 
     def __str__(self) -> str:
         head = f"ndarray {self.array.dtype} {tuple(self.array.shape)}"
-        if not self.shares_memory and self.array.size == 0 and not self.steps:
-            return f"{head}: empty, no memory to share"
+        if not self.shares_memory and self.array.size == 0:  # nothing copied, whatever the steps
+            return f"{head}: empty, no memory to share" + (f" (steps: {', '.join(self.steps)})" if self.steps else "")
         if not self.shares_memory:
             return f"{head}: copied" + (f": {', '.join(self.steps)}" if self.steps else "")
         if self.array.flags.writeable:
@@ -78,9 +78,9 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     """
     settings = settings or current_settings()
     policy = _resolve_policy(copy, settings)
-    if isinstance(obj, np.ndarray):
+    if issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
         array, steps, source = obj, [], "ndarray"
-        shares = True
+        shares = array.size > 0  # no memory to share
     elif (shared := tensor_kinds.shared_host_array(obj)) is not None:
         # a plain CPU tensor: its .numpy() is a view, shared unless empty
         (array, steps), source = shared, "tensor"
@@ -137,10 +137,14 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     """What :func:`convert` would do with ``tensor``, in a word: "share", "copy", "empty" or "refused: why".
 
     Judged without copying: a conversion that needs a copy is not made; one that shares memory costs
-    nothing and is made, so the verdict is the engine's own.
+    nothing and is made, so the verdict is the engine's own. Any other array is judged as ``convert``
+    reads it: another library's through the torch tensor its adapter sees (a sharded JAX array is
+    gathered: a copy), an ndarray or array-like by a conversion that copies nothing more.
     """
     settings = settings or current_settings()
     policy = _resolve_policy(copy, settings)
+    if not tensor_kinds.is_tensor(tensor) or adapter_for(tensor) is not None:
+        return _verdict_of_other(tensor, policy, settings)
     try:
         plain = tensor_kinds.plain_tensor(tensor)  # unwrapped: its attributes run no subclass code
         if plain.is_nested:
@@ -152,13 +156,33 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     except TensorConversionError as e:
         return f"refused: {e.short}"
     if not overlaps(array, span):
-        return "copy" if steps else "empty"
+        return "copy" if array.size else "empty"
     copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
     return _copy_verdict(array.size * array.itemsize) if copies else "share"
 
 
+def _verdict_of_other(obj, policy: str, settings: TensorView) -> str:
+    adapter = adapter_for(obj)
+    try:
+        if adapter is not None:
+            view = adapter.view(obj)
+            return "copy" if view.tensor is None else verdict(view.tensor, policy, settings=settings)
+        result = convert(obj, "never", settings=settings)
+    except TensorConversionError as e:
+        return f"refused: {e.short}"
+    except Exception as e:  # the object's own code failed, as convert() would say
+        return f"refused: {one_line(e)}"
+    if not result.shares_memory:
+        return "copy" if result.array.size else "empty"
+    copies = policy == "always" or (policy == "auto" and result.array.nbytes <= settings.auto_copy_max_bytes)
+    return _copy_verdict(result.array.nbytes) if copies else "share"
+
+
 def _copy_verdict(nbytes: int) -> str:
-    """"copy", or a refusal where the copy is larger than the machine's memory (it cannot succeed)."""
+    """"copy", or a refusal where the copy is larger than the machine's memory (it cannot succeed); "empty"
+    where there is nothing to copy."""
+    if not nbytes:
+        return "empty"
     memory = _physical_memory()
     if memory and nbytes > memory:
         return f"refused: copy of {format_bytes(nbytes)}, over memory"

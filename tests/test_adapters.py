@@ -155,6 +155,17 @@ def test_every_other_array_converts_and_displays_through_its_adapter(kind, mesh_
     assert text.endswith(np.array2string(result.array)) and html_facts(html(array))["type"] == kind.type_name
 
 
+@pytest.mark.parametrize("kind", kinds.OTHER_ARRAYS, ids=lambda k: k.name)
+def test_the_verdict_on_every_other_array_is_what_convert_does(kind, mesh_of_one, settings):
+    from test_convert import what_convert_does
+
+    from ipython_tensorview.convert import verdict
+
+    for policy in ("never", "always", "auto"):
+        array = kind.make()
+        assert verdict(array, policy, settings=settings) == what_convert_does(array, policy, settings)
+
+
 def test_a_dtensor_on_one_rank_shows_the_whole_tensor_and_its_placements(display, mesh_of_one):
     from torch.distributed.tensor import Shard, distribute_tensor
 

@@ -2,6 +2,7 @@ import ctypes
 import re
 import subprocess
 import sys
+from unittest.mock import MagicMock
 
 import ml_dtypes
 import numpy as np
@@ -61,7 +62,7 @@ def what_convert_does(tensor, policy, settings) -> str:
         return f"refused: {e.short}"
     if result.shares_memory:
         return "share"
-    return "empty" if result.array.size == 0 and not result.steps else "copy"
+    return "copy" if result.array.size else "empty"
 
 
 EXTRA_KINDS = {  # beyond the catalogue: empty tensors that still take a step
@@ -299,6 +300,27 @@ def test_an_array_like_that_hands_out_fresh_memory_shares_nothing(kind):
     assert not result.shares_memory and result.steps == ()  # nothing else holds it: no second copy
     if hasattr(obj, "memory"):
         assert not np.shares_memory(result.array, obj.memory())
+
+
+@pytest.mark.parametrize("make", [lambda: np.arange(3.0), lambda: np.zeros((0, 2)), _InDict, _FreshView, _Ctypes,
+                                  lambda: [1, 2], lambda: None, lambda: MagicMock(spec=np.ndarray)],
+                         ids=["ndarray", "empty ndarray", "kept in a dict", "fresh view", "ctypes", "list", "None",
+                              "mock of an ndarray"])
+def test_the_verdict_on_any_other_object_is_what_convert_does(make, settings):
+    for policy in ("never", "always", "auto"):
+        obj = make()
+        assert verdict(obj, policy, settings=settings) == what_convert_does(obj, policy, settings)
+
+
+def test_an_ndarray_passes_through_and_shares_what_it_holds():
+    array = np.arange(3.0)
+    assert convert(array).array is array and convert(array).shares_memory
+    empty = np.zeros((0, 2))
+    assert not convert(empty).shares_memory and str(convert(empty)) == "ndarray float64 (0, 2): empty, no memory to share"
+    with pytest.raises(TensorConversionError, match=r"^MagicMock is not a tensor or an array"):
+        convert(MagicMock(spec=np.ndarray))  # claims ndarray's class, is none
+    empty_tensor = convert(torch.zeros(0, requires_grad=True).to(torch.bfloat16), copy="always")
+    assert str(empty_tensor) == "ndarray float32 (0,): empty, no memory to share (steps: detach, bfloat16 -> float32)"
 
 
 def test_other_objects_raise_naming_their_type():
