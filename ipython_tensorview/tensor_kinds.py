@@ -188,15 +188,15 @@ def _to_strided(t, steps: list[str]):
         if t.device.type != "cpu":  # move the compressed form, not the dense one
             steps.append(f"{t.device} -> cpu")
             t = t.cpu()
-        t = t.to_dense()
+        t = _allocating(t.to_dense, t.numel() * t.element_size())
         steps.append(f"{layout} -> dense")
     elif t.is_quantized:
         quantized = dtype_name(t.dtype)
-        t = t.dequantize()
+        t = _allocating(t.dequantize, t.numel() * 4)  # to float32
         steps.append(f"{quantized} -> dequantized {dtype_name(t.dtype)}")
     elif t._is_zerotensor():  # no data to move: the zeros are made on the host
         steps.append("ZeroTensor -> zeros" if t.device.type == "cpu" else f"ZeroTensor on {t.device} -> zeros on cpu")
-        t = torch.zeros(t.shape, dtype=t.dtype, device="cpu")
+        t = _allocating(lambda: torch.zeros(t.shape, dtype=t.dtype, device="cpu"), t.numel() * t.element_size())
     return t
 
 
@@ -304,13 +304,17 @@ def read_unrecorded(t):
 
 def allocate_host(shape, dtype):
     """An empty CPU tensor; MemoryError saying how many bytes, where torch's allocator fails."""
-    torch = _torch()
+    return _allocating(lambda: _torch().empty(shape, dtype=dtype, device="cpu"), math.prod(shape) * dtype.itemsize)
+
+
+def _allocating(make, nbytes: int):
+    """``make()``, which allocates ``nbytes``; MemoryError saying how many, where torch's allocator fails."""
     try:
-        return torch.empty(shape, dtype=dtype, device="cpu")
+        return make()
     except RuntimeError as e:
         if "can't allocate memory" not in str(e) and "not enough memory" not in str(e):
             raise
-        raise MemoryError(no_memory_message(math.prod(shape) * dtype.itemsize)) from e
+        raise MemoryError(no_memory_message(nbytes)) from e
 
 
 def no_memory_message(nbytes: int) -> str:

@@ -262,9 +262,16 @@ HOSTILE = {
     "-c torch.zeros(1).expand(10**12)": "%np torch.zeros(1).expand(10**12): the copy needs 3.6 TiB "
         "(4,000,000,000,000 bytes), more memory than can be allocated: convert a slice of it, or share memory "
         "(copy='never' instead of 'always'; %np -s)",
+    **{f"torch.sparse_coo_tensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6, 10**6)){layout}":
+       "%np torch.sparse_coo_tensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6, 10**6))"
+       f"{layout}: the copy needs 3.6 TiB (4,000,000,000,000 bytes), more memory than can be allocated: convert a "
+       "slice of it" for layout in ("", ".to_sparse_csr()")},
+    "torch._efficientzerotensor(10**12)": "%np torch._efficientzerotensor(10**12): the copy needs 3.6 TiB "
+        "(4,000,000,000,000 bytes), more memory than can be allocated: convert a slice of it",
 }
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta state:UserWarning")  # torch's own
 @pytest.mark.parametrize("line", HOSTILE, ids=list(HOSTILE))
 def test_hostile_objects_give_one_usage_error_line(ip, line):
     ip.user_ns.update(torch=torch, RaisingArray=RaisingArray, NoneArray=NoneArray, ListArray=ListArray,
