@@ -243,6 +243,10 @@ def _tensor_to_array(t, ml_dtypes: bool):
         target, numpy_view = _host_dtype(t.dtype, ml_dtypes)
         name = dtype_name(t.dtype)
         if is_raw_dtype(t.dtype) or numpy_view is not None:
+            if t.is_neg():  # a view as another dtype reads the stored bits: the values' own first, copied
+                # through float32 (exact both ways), since float8 has no neg kernel but copy_ resolves the bit
+                t = torch.empty_like(t, dtype=torch.float32).copy_(t).to(t.dtype)
+                steps.append("resolve neg")
             # torch cannot copy or print these; their bytes travel as unsigned integers
             t = t.view(raw_carrier(t.dtype))
             target = t.dtype

@@ -323,6 +323,16 @@ def test_an_ndarray_passes_through_and_shares_what_it_holds():
     assert str(empty_tensor) == "ndarray float32 (0,): empty, no memory to share (steps: detach, bfloat16 -> float32)"
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz])
+def test_a_negated_view_keeps_its_values_in_ml_dtypes(dtype, settings):
+    settings.ml_dtypes = True
+    base = torch.tensor([1.0, -2.0, 0.5, float("nan")]).to(dtype)
+    result = convert(base._neg_view(), settings=settings)  # the negative bit, as conj().imag sets it
+    assert result.array.dtype.name == str(dtype).removeprefix("torch.") and result.steps == ("resolve neg",)
+    np.testing.assert_array_equal(result.array.astype(np.float32), -base.float().numpy())
+    assert verdict(base._neg_view(), settings=settings) == "copy" and not result.shares_memory
+
+
 def test_other_objects_raise_naming_their_type():
     with pytest.raises(TensorConversionError, match=r"^dict is not a tensor or an array") as info:
         convert({"a": 1})
