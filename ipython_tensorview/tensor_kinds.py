@@ -134,6 +134,12 @@ def _unwrap(t, steps: list[str]):
             steps.append(_UNWRAP_GRAD)
     if t.is_nested:
         return t
+    if isinstance(t, torch.nn.parameter.UninitializedTensorMixin):
+        raise TensorConversionError(
+            f"this {type(t).__name__} has no data yet: a lazy module makes it on its first forward pass; "
+            "run one, then convert it",
+            "uninitialized, no data",
+        )
     fake = sys.modules.get("torch._subclasses.fake_tensor")
     if fake is not None and isinstance(t, fake.FakeTensor):
         raise TensorConversionError(

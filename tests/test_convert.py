@@ -333,6 +333,14 @@ def test_a_negated_view_keeps_its_values_in_ml_dtypes(dtype, settings):
     assert verdict(base._neg_view(), settings=settings) == "copy" and not result.shares_memory
 
 
+@pytest.mark.parametrize("make", [torch.nn.UninitializedParameter, torch.nn.UninitializedBuffer])
+def test_a_lazy_module_s_uninitialized_tensor_is_refused(make):
+    with pytest.raises(TensorConversionError, match=rf"^this {make.__name__} has no data yet: a lazy module makes it "
+                                                    r"on its first forward pass; run one, then convert it$"):
+        convert(make())
+    assert verdict(make()) == "refused: uninitialized, no data"
+
+
 def test_other_objects_raise_naming_their_type():
     with pytest.raises(TensorConversionError, match=r"^dict is not a tensor or an array") as info:
         convert({"a": 1})
