@@ -72,6 +72,9 @@ class NpMagics(Magics):
         override it for one call. With no expression, lists the tensors in the namespace. Inside a
         function, the expression sees the function's local variables.
         """
+        if line.split()[:1] in (["-h"], ["--help"]):  # as argparse would: the help, which %np? shows too
+            print(self.np.__doc__.removeprefix("::").strip())  # magic_arguments' usage line, then the rest
+            return None
         options, expression = split_options(line, self.np.parser)
         expression = expression.rstrip(";").rstrip()  # "%np x;" is IPython's way to hide the output
         if options.get("copy") and options.get("share"):
@@ -79,10 +82,12 @@ class NpMagics(Magics):
         output = options.get("output")
         if output is not None and not (output.isidentifier() and not keyword.iskeyword(output)):
             raise UsageError(f"%np: -o needs a Python name, not {output!r}")
+        if output is not None and output.startswith("__") and output.endswith("__"):
+            raise UsageError(f"%np: -o needs a name of your own, not {output!r}: names like __builtins__ are Python's")
         if not expression:
             if options:
                 raise UsageError("%np: options need an expression after them, e.g. %np -c t")
-            print(self._tensor_table())
+            print(self._tensor_table(local_ns))
             return None
         value = self._evaluate(expression, local_ns)
         distributed = value
@@ -143,12 +148,17 @@ class NpMagics(Magics):
         except Exception as e:
             raise UsageError(f"%np {expression}: {one_line(e)}") from e
 
-    def _tensor_table(self) -> str:
+    def _tensor_table(self, local_ns=None) -> str:
+        """The tensors of the namespace, and inside a function its local variables' (which hide the names
+        they share)."""
         hidden = self.shell.user_ns_hidden
+        names = {name: value for name, value in self.shell.user_ns.items() if name not in hidden}
+        if local_ns is not None and local_ns is not self.shell.user_ns:
+            names.update(local_ns)
         rows = [
             _table_row(name, value, self.settings)
-            for name, value in list(self.shell.user_ns.items())
-            if not name.startswith("_") and name not in hidden and _is_tensor(value)
+            for name, value in list(names.items())
+            if not name.startswith("_") and _is_tensor(value)
         ]
         if not rows:
             return "No tensors in the namespace."

@@ -354,6 +354,31 @@ def test_np_inside_a_function_sees_its_locals(ip, capsys):
     np.testing.assert_array_equal(ip.user_ns["result"], [0.0, 1.0, 2.0])
 
 
+def test_np_alone_inside_a_function_lists_its_locals_too(ip, capsys):
+    ip.run_cell("import torch\nshadowed = torch.ones(2)\ndef f():\n    local = torch.arange(3.0)\n"
+                "    shadowed = torch.zeros(4, dtype=torch.int64)\n    %np\nf()")
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["local"][:2] == ["(3,)", "float32"] and rows["shadowed"][:2] == ["(4,)", "int64"]
+    for name in ("shadowed", "f"):
+        ip.user_ns.pop(name, None)
+
+
+def test_help_option_prints_the_help(ip, capsys):
+    for line in ("-h", "--help"):
+        assert ip.run_line_magic("np", line) is None
+        out = capsys.readouterr().out
+        assert out.startswith("%np [-c] [-s] [-q] [-o NAME] [-g] [expression ...]\n\nConvert a tensor")
+        assert "-o NAME, --output NAME" in out
+
+
+def test_output_into_a_name_of_python_s_is_refused(ip):
+    ip.user_ns["x"] = torch.ones(2)
+    with pytest.raises(UsageError, match=r"^%np: -o needs a name of your own, not '__builtins__': names like "
+                                         r"__builtins__ are Python's$"):
+        ip.run_line_magic("np", "-o __builtins__ x")
+    assert "__builtins__" not in ip.user_ns or not isinstance(ip.user_ns["__builtins__"], np.ndarray)
+
+
 def test_a_trailing_semicolon_is_ipythons_not_the_expressions(ip, capsys):
     result = ip.run_cell("import torch\nx = torch.ones(2)\nr = %np x;")
     assert result.success and np.shares_memory(ip.user_ns["r"], ip.user_ns["x"].numpy())
