@@ -11,6 +11,7 @@ torch tensor if torch is already imported.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -111,8 +112,9 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
         copy_it = policy == "always" or (
             policy == "auto" and array.nbytes <= trait_value(settings, "auto_copy_max_bytes"))
         if copy_it:
+            repeated = _keeps_repeats(array)
             array, shares = _copy(array, policy), False
-            steps.append(_COPY_STEPS[policy])
+            steps += [_COPY_STEPS[policy], tensor_kinds.STORED_ONLY] if repeated else [_COPY_STEPS[policy]]
         elif policy == "auto":
             reason = (
                 f"{format_bytes(array.nbytes)} is over auto_copy_max_bytes = "
@@ -158,7 +160,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     if not overlaps(array, span):
         return "copy" if array.size else "empty"
     copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
-    return _copy_verdict(array.size * array.itemsize) if copies else "share"
+    return _copy_verdict(_stored_bytes(array)) if copies else "share"
 
 
 def _verdict_of_other(obj, policy: str, settings: TensorView) -> str:
@@ -175,7 +177,7 @@ def _verdict_of_other(obj, policy: str, settings: TensorView) -> str:
     if not result.shares_memory:
         return "copy" if result.array.size else "empty"
     copies = policy == "always" or (policy == "auto" and result.array.nbytes <= settings.auto_copy_max_bytes)
-    return _copy_verdict(result.array.nbytes) if copies else "share"
+    return _copy_verdict(_stored_bytes(result.array)) if copies else "share"
 
 
 def _copy_verdict(nbytes: int) -> str:
@@ -245,6 +247,9 @@ def _reachable_elsewhere(array: np.ndarray, probe: np.ndarray) -> bool:
 
 def _copy(array: np.ndarray, policy: str) -> np.ndarray:
     try:
+        if _keeps_repeats(array):  # each stored element once, repeated as before (read-only)
+            stored = array[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in array.strides)]
+            return np.broadcast_to(stored.copy(order="K"), array.shape)
         return array.copy(order="K")
     except MemoryError as e:
         raise MemoryError(
@@ -260,6 +265,19 @@ def one_line(error: BaseException) -> str:
     except Exception:
         message = ["(its message could not be read)"]
     return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+def _keeps_repeats(array: np.ndarray) -> bool:
+    """Whether a copy of ``array`` holds its stored elements once: a large expand()ed one's (see
+    ``tensor_kinds.REPEATS_KEPT_ABOVE``)."""
+    return array.nbytes > tensor_kinds.REPEATS_KEPT_ABOVE and _has_zero_stride(array)
+
+
+def _stored_bytes(array: np.ndarray) -> int:
+    """The bytes a copy of ``array`` takes (see :func:`_keeps_repeats`)."""
+    if _keeps_repeats(array):
+        return math.prod(n for n, stride in zip(array.shape, array.strides) if stride) * array.itemsize
+    return array.nbytes
 
 
 def _has_zero_stride(array: np.ndarray) -> bool:

@@ -69,6 +69,10 @@ _NATIVE = {
     "float16", "float32", "float64", "complex64", "complex128",
 }
 _UNWRAP_GRAD = "unwrap torch.func.grad"
+# a copy of an expand()ed tensor larger than this holds each stored element once, repeated by stride 0 as
+# before (read-only, as np.broadcast_to makes it), and says so; a smaller one is an ordinary array
+REPEATS_KEPT_ABOVE = 64 * 2**20
+STORED_ONLY = "stored elements only (stride 0, read-only)"
 
 
 def is_raw_dtype(dtype) -> bool:
@@ -237,6 +241,7 @@ def tensor_to_array(t, *, ml_dtypes: bool = False) -> tuple[np.ndarray, list[str
 def _tensor_to_array(t, ml_dtypes: bool):
     torch = _torch()
     steps: list[str] = []
+    repeated = False
     t = _unwrap(t, steps)
     # inside a torch.func transform, even the unwrapped tensor's ops go through the transform's layer
     outside_transforms = torch._C._DisableFuncTorch() if steps[:1] == [_UNWRAP_GRAD] else nullcontext()
@@ -267,11 +272,20 @@ def _tensor_to_array(t, ml_dtypes: bool):
                 steps.append("resolve conj")
             if t.is_neg():
                 steps.append("resolve neg")
-            # one copy does the device move, the upcast and the conj/neg resolution together
-            host = allocate_host(t.shape, target)
-            host.copy_(t)
-            t = host
+            # one copy does the device move, the upcast and the conj/neg resolution together (of the stored
+            # elements alone, where a large expand()ed tensor repeats them)
+            stored = t
+            if t.numel() * target.itemsize > REPEATS_KEPT_ABOVE:
+                stored = t[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in t.stride())]
+            host = allocate_host(stored.shape, target)
+            host.copy_(stored)
+            repeated = stored.shape != t.shape
+            t = host.expand(t.shape) if repeated else host
+            if repeated:
+                steps.append(STORED_ONLY)
         array = t.numpy()
+    if repeated:
+        array.flags.writeable = False
     if numpy_view is not None:
         array = array.view(numpy_view)
     return array, steps, span
@@ -371,6 +385,8 @@ def copy_bytes(t, *, ml_dtypes: bool = False) -> int:
         itemsize = _host_dtype(t.dtype, ml_dtypes)[0].itemsize
     except TensorConversionError:
         itemsize = t.element_size()
+    if t.numel() * itemsize > REPEATS_KEPT_ABOVE:  # a large expand()ed tensor's stored elements are copied once
+        return distinct_view(t)[0].numel() * itemsize
     return t.numel() * itemsize
 
 

@@ -341,6 +341,30 @@ def test_a_lazy_module_s_uninitialized_tensor_is_refused(make):
     assert verdict(make()) == "refused: uninitialized, no data"
 
 
+@pytest.mark.parametrize("make, copy", [
+    (lambda: torch.tensor([1.5, -2.5], dtype=torch.bfloat16).view(2, 1).expand(2, 10**12), "never"),
+    (lambda: torch.tensor([1.5, -2.5]).view(2, 1).expand(2, 10**12), "always"),
+    (lambda: torch.tensor([1.5, -2.5]).view(2, 1).expand(2, 10**12), "auto"),
+], ids=["bfloat16 to float32", "a copy asked for", "auto policy"])
+def test_a_large_expanded_tensor_s_copy_holds_its_stored_elements_once(make, copy):
+    tensor = make()
+    result = convert(tensor, copy)
+    assert result.array.shape == (2, 10**12) and result.array.strides == (4, 0) and not result.array.flags.writeable
+    assert result.array[0, 10**12 - 1] == 1.5 and result.array[1, 12345] == -2.5
+    shared = copy == "auto"  # 7.3 TiB, over auto_copy_max_bytes: left shared
+    assert result.shares_memory is shared
+    assert ("stored elements only (stride 0, read-only)" in result.steps) is not shared
+    assert verdict(tensor, copy) == ("share" if shared else "copy")
+
+
+def test_a_small_expanded_tensor_s_copy_is_an_ordinary_array():
+    tensor = torch.tensor([[1.0], [2.0]], dtype=torch.bfloat16).expand(2, 3)
+    for result in (convert(tensor), convert(torch.tensor([[1.0], [2.0]]).expand(2, 3), copy="always")):
+        assert result.array.strides == (12, 4) and result.array.flags.writeable and not result.shares_memory
+        np.testing.assert_array_equal(result.array, [[1.0] * 3, [2.0] * 3])
+        assert "stored elements only (stride 0, read-only)" not in result.steps
+
+
 def test_other_objects_raise_naming_their_type():
     with pytest.raises(TensorConversionError, match=r"^dict is not a tensor or an array") as info:
         convert({"a": 1})

@@ -259,9 +259,9 @@ HOSTILE = {
                         "__array__ nor __dlpack__",
     "RaisingGetattr().weight": "%np RaisingGetattr().weight: RuntimeError: no weight here",
     "1 / 0": "%np 1 / 0: ZeroDivisionError: division by zero",
-    "-c torch.zeros(1).expand(10**12)": "%np torch.zeros(1).expand(10**12): the copy needs 3.6 TiB "
-        "(4,000,000,000,000 bytes), more memory than can be allocated: convert a slice of it, or share memory "
-        "(copy='never' instead of 'always'; %np -s)",
+    "-c torch.sparse_coo_tensor(torch.zeros(1, 1, dtype=torch.long), torch.ones(1), (10**12,))":
+        "%np torch.sparse_coo_tensor(torch.zeros(1, 1, dtype=torch.long), torch.ones(1), (10**12,)): the copy needs "
+        "3.6 TiB (4,000,000,000,000 bytes), more memory than can be allocated: convert a slice of it",
     **{f"torch.sparse_coo_tensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6, 10**6)){layout}":
        "%np torch.sparse_coo_tensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6, 10**6))"
        f"{layout}: the copy needs 3.6 TiB (4,000,000,000,000 bytes), more memory than can be allocated: convert a "
@@ -299,9 +299,11 @@ def test_array_is_called_once_and_its_sharing_is_seen(ip, capsys):
     assert "shares memory with the CountingArray" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:Sparse:UserWarning")  # torch's own, on the sparse tensor made here
 def test_hostile_cells_show_no_traceback(ip, capsys):
     ip.user_ns.update(RaisingArray=RaisingArray, RaisingGetattr=RaisingGetattr)
-    for cell in ("%np RaisingArray()", "%np RaisingGetattr().x", "%np -c torch.zeros(1).expand(10**12)"):
+    for cell in ("%np RaisingArray()", "%np RaisingGetattr().x",
+                 "%np -c torch.sparse_coo_tensor(torch.zeros(1, 1, dtype=torch.long), torch.ones(1), (10**12,))"):
         result = ip.run_cell("import torch\n" + cell)
         assert type(result.error_in_exec) is UsageError
     captured = capsys.readouterr()
@@ -397,13 +399,24 @@ def test_a_mock_that_claims_to_be_a_tensor_is_no_tensor(ip, capsys):
     assert data["text/plain"].startswith("<MagicMock spec='Tensor'")
 
 
+@pytest.mark.filterwarnings("ignore:Sparse:UserWarning")  # torch's own, on the sparse tensor made here
 def test_a_copy_larger_than_memory_is_refused_in_the_listing_as_by_np(ip, capsys):
-    ip.user_ns["huge"] = torch.zeros(1, dtype=torch.bfloat16).expand(10**12)
+    ip.user_ns["huge"] = torch.sparse_coo_tensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6, 10**6))
     ip.run_line_magic("np", "")
     row = capsys.readouterr().out.splitlines()[1]
-    assert row.endswith("1.8 TiB (2 B stored)  refused: copy of 3.6 TiB, over memory")
+    assert row.startswith("huge ") and row.endswith("refused: copy of 3.6 TiB, over memory")
     with pytest.raises(UsageError, match=r"^%np huge: the copy needs 3.6 TiB \(4,000,000,000,000 bytes\)"):
         ip.run_line_magic("np", "huge")
+
+
+def test_a_large_expanded_tensor_converts_its_stored_elements_in_the_listing_as_by_np(ip, capsys):
+    ip.user_ns["huge"] = torch.zeros(1, dtype=torch.bfloat16).expand(10**12)
+    ip.run_line_magic("np", "")
+    assert capsys.readouterr().out.splitlines()[1].endswith("1.8 TiB (2 B stored)  copy")
+    array = ip.run_line_magic("np", "huge")
+    assert capsys.readouterr().out == ("huge -> ndarray float32 (1000000000000,): copied: bfloat16 -> float32, "
+                                       "stored elements only (stride 0, read-only)\n")
+    assert array.strides == (0,) and array[10**12 - 1] == 0.0
 
 
 def test_np_in_a_function_resolves_names_in_comprehensions_to_its_locals(ip):
