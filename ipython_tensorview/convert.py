@@ -148,12 +148,13 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     if not tensor_kinds.is_tensor(tensor) or adapter_for(tensor) is not None:
         return _verdict_of_other(tensor, policy, settings)
     try:
-        plain = tensor_kinds.plain_tensor(tensor)  # unwrapped: its attributes run no subclass code
-        if plain.is_nested:
-            tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
-            return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
-        if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
-            return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
+        with sys.modules["torch"].no_grad():  # the look records no autograd graph either
+            plain = tensor_kinds.plain_tensor(tensor)  # unwrapped: its attributes run no subclass code
+            if plain.is_nested:
+                tensor_kinds.nested_parts(plain)  # refuses a ragged one; a regular one is stacked: a copy
+                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
+            if tensor_kinds.conversion_copies(plain, ml_dtypes=settings.ml_dtypes):
+                return _copy_verdict(tensor_kinds.copy_bytes(plain, ml_dtypes=settings.ml_dtypes))
         array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"

@@ -242,7 +242,8 @@ def _tensor_to_array(t, ml_dtypes: bool):
     torch = _torch()
     steps: list[str] = []
     repeated = False
-    t = _unwrap(t, steps)
+    with torch.no_grad():  # a subclass's as_subclass would record an alias in the graph
+        t = _unwrap(t, steps)
     # inside a torch.func transform, even the unwrapped tensor's ops go through the transform's layer
     outside_transforms = torch._C._DisableFuncTorch() if steps[:1] == [_UNWRAP_GRAD] else nullcontext()
     with torch.no_grad(), outside_transforms:

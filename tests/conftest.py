@@ -94,3 +94,27 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+class GraphWatch(torch.overrides.TorchFunctionMode):
+    """Records every torch call that returns a tensor with a grad_fn: a node of an autograd graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.recorded = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        results = result if isinstance(result, (tuple, list)) else [result]
+        self.recorded += [func] if any(isinstance(r, torch.Tensor) and r.grad_fn is not None for r in results) else []
+        return result
+
+
+def requiring_grad(make):
+    """``make()``'s tensor as a leaf that requires grad (a non-leaf as it is); None for kinds that cannot."""
+    tensor = make()
+    if tensor.is_floating_point() or tensor.is_complex():
+        try:
+            return tensor.detach().requires_grad_() if tensor.grad_fn is None else tensor
+        except RuntimeError:  # kinds that cannot require grad (quantized, sparse compressed...)
+            return None
+    return None

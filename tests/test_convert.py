@@ -8,7 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import torch
-from conftest import CUDA
+from conftest import CUDA, GraphWatch, requiring_grad
 from kinds import KINDS, ExportedArray, reference
 
 from ipython_tensorview import Conversion, TensorConversionError, convert, to_numpy
@@ -78,6 +78,22 @@ def test_verdict_is_what_convert_does(make, settings):
     for policy in ("never", "always", "auto"):
         tensor = make()
         assert verdict(tensor, policy, settings=settings) == what_convert_does(tensor, policy, settings)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if requiring_grad(k.make) is not None], ids=lambda k: k.name)
+def test_a_conversion_records_no_autograd_graph(kind):
+    tensor = requiring_grad(kind.make)
+    version, grad_fn = tensor._version, tensor.grad_fn
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t), GraphWatch() as watch:
+        for policy in ("never", "always", "auto"):
+            try:
+                convert(tensor, policy)
+            except TensorConversionError:  # the kinds without data: refused, and still nothing recorded
+                pass
+            verdict(tensor, policy)
+    assert watch.recorded == [] and saved == []
+    assert (tensor._version, tensor.grad_fn) == (version, grad_fn)
 
 
 def test_in_place_write_to_tensor_shows_in_shared_array():

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 import torch
-from conftest import CUDA, html_facts
+from conftest import CUDA, GraphWatch, html_facts, requiring_grad
 from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 from kinds import KINDS
 
@@ -101,32 +101,8 @@ def test_every_kind_displays(display, kind):
         assert html_facts(markup)["note"]
 
 
-class GraphWatch(torch.overrides.TorchFunctionMode):
-    """Records every torch call that returns a tensor with a grad_fn: a node of an autograd graph."""
-
-    def __init__(self):
-        super().__init__()
-        self.recorded = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        results = result if isinstance(result, (tuple, list)) else [result]
-        self.recorded += [func] if any(isinstance(r, torch.Tensor) and r.grad_fn is not None for r in results) else []
-        return result
-
-
-def _requiring_grad(make):
-    tensor = make()
-    if tensor.is_floating_point() or tensor.is_complex():
-        try:
-            return tensor.detach().requires_grad_() if tensor.grad_fn is None else tensor
-        except RuntimeError:  # kinds that cannot require grad (quantized, sparse compressed...)
-            return None
-    return None
-
-
 GRAD_TENSORS = {
-    **{kind.name: kind.make for kind in KINDS if _requiring_grad(kind.make) is not None},
+    **{kind.name: kind.make for kind in KINDS if requiring_grad(kind.make) is not None},
     "non-leaf 300x300 (a strided thumbnail)": lambda: torch.randn(300, 300, requires_grad=True) * 2,
     "nested (ragged)": lambda: torch.nested.nested_tensor([torch.ones(2), torch.ones(3)], requires_grad=True),
     "expanded": lambda: torch.randn(1, 5, requires_grad=True).expand(4, 5),
@@ -139,7 +115,7 @@ def test_a_display_records_no_autograd_graph(display, make):
     plain, html = display
     tensor = make()
     if tensor.grad_fn is None and not tensor.requires_grad:
-        tensor = _requiring_grad(lambda: tensor)
+        tensor = requiring_grad(lambda: tensor)
     assert tensor.requires_grad
     version, grad_fn, saved = tensor._version, tensor.grad_fn, []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t), GraphWatch() as watch:

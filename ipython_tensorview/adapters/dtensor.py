@@ -8,6 +8,8 @@ that shard likewise; ``%np --gather`` runs ``full_tensor()``, a collective every
 
 from __future__ import annotations
 
+import sys
+
 from . import ArrayView
 
 TYPE_NAME = "DTensor"
@@ -32,8 +34,9 @@ def whole_here(obj) -> bool:
 
 
 def local_tensor(obj):
-    """This rank's shard: no communication."""
-    return obj.to_local()
+    """This rank's shard: no communication, and no autograd graph of the call."""
+    with sys.modules["torch"].no_grad():
+        return obj.to_local()
 
 
 def view(obj) -> ArrayView:
@@ -65,8 +68,9 @@ def to_array(obj, *, ml_dtypes: bool = False):
 
 
 def gather(obj):
-    """The whole tensor, on every rank: ``full_tensor()``, a collective."""
-    return obj.full_tensor()
+    """The whole tensor, on every rank: ``full_tensor()``, a collective (no autograd graph of it)."""
+    with sys.modules["torch"].no_grad():
+        return obj.full_tensor()
 
 
 
