@@ -169,7 +169,24 @@ def _unwrap(t, steps: list[str]):
             "(e.g. torch.empty(..., device='cpu'), or module.to_empty(device='cpu') for a module)",
             "meta, no data",
         )
+    if not _storage_holds(t):
+        raise TensorConversionError(
+            f"{_describe(t)} has had its storage freed or shrunk (as FSDP does to a resharded parameter, "
+            "or untyped_storage().resize_()): its elements are not in memory; gather or reload it, then "
+            "convert it",
+            "storage freed",
+        )
     return t
+
+
+def _storage_holds(t) -> bool:
+    """Whether a strided tensor's storage reaches its last element: a storage resized to nothing (or less)
+    leaves the tensor's view pointing at memory that is not its own."""
+    torch = _torch()
+    if t.layout != torch.strided or t.is_nested or t.is_quantized or not t.numel() or t._is_zerotensor():
+        return True
+    end = t.storage_offset() + 1 + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+    return end * t.element_size() <= t.untyped_storage().nbytes()
 
 
 def nested_parts(t) -> tuple:
@@ -304,6 +321,8 @@ def shared_host_array(t):
     if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return None
     try:
+        if not t.data_ptr():  # nor a storage that resize_(0) freed (sparse layouts raise: the full route)
+            return None
         if t.requires_grad:
             return t.detach().numpy(), ["detach"]
         return t.numpy(), []

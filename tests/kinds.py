@@ -62,6 +62,12 @@ def _inference():
         return torch.ones(3)
 
 
+def _freed():
+    t = _values()
+    t.untyped_storage().resize_(0)  # as FSDP frees a resharded parameter's memory
+    return t
+
+
 def _from_readonly_numpy():
     array = np.arange(4.0)
     array.flags.writeable = False
@@ -130,6 +136,10 @@ KINDS = [
     Kind("ZeroTensor", lambda: torch._efficientzerotensor(2, 3), "float32", ("ZeroTensor -> zeros",),
          reference=lambda t: np.zeros((2, 3), np.float32)),
     Kind("FakeTensor", _fake, error="FakeTensor of shape (3,) and dtype float32 holds no data: it only records shape and dtype"),
+    Kind("storage freed", _freed,
+         error="Tensor of shape (2, 3) and dtype float32 has had its storage freed or shrunk (as FSDP does to a "
+               "resharded parameter, or untyped_storage().resize_()): its elements are not in memory; gather or "
+               "reload it, then convert it"),
     Kind("wrapper subclass without storage", lambda: StoragelessWrapper(torch.ones(3)),
          error="StoragelessWrapper of shape (3,) and dtype float32 has no storage (a wrapper subclass)"),
     *[Kind(d, _sub_byte(getattr(torch, d)), "uint8", (f"{d} -> raw bytes (uint8)",), True,
