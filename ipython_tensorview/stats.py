@@ -490,8 +490,13 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
         # passes' integer sums are exact
         if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**31):
             return None
-        mean = total / finite.size
-        deviations = finite - mean  # subtracting the mean before squaring, as np.std does
+        # deviations from a value amid them first: a float64 sum of values far from zero relative to their
+        # spread (1e16 + 0 or 2) rounds by more than the spread, and the mean and std would inherit it
+        pilot = low + (high - low) / 2
+        shifted = finite - pilot
+        offset = float(np.add.reduce(shifted)) / finite.size
+        mean = pilot + offset
+        deviations = shifted - offset  # subtracting the mean before squaring, as np.std does
         std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
         edge_low, edge_high = value_range or (low, high)
         if not bins:
