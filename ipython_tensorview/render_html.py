@@ -15,7 +15,7 @@ from html import escape
 
 import numpy as np
 
-from .summary import Summary, facts, numbers, wide_values
+from .summary import Summary, facts, numbers, ordinal, wide_values
 from .thumbnail import png
 
 # literal font names: a sanitizer drops var(--jp-code-font-family)
@@ -54,7 +54,7 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HISTOGRAM_HEIGHT}" '
         f'viewBox="0 0 {width * 10} {tall}" fill="{HISTOGRAM_COLOUR}">{bars}</svg>'
     )
-    sample = f" (a sample of ≈ every {step:,}th element)" if step > 1 else ""
+    sample = f" (a sample of ≈ every {ordinal(step)} element)" if step > 1 else ""
     ends = numbers([low, high])
     alt = escape(f"histogram of finite values{sample}, {len(histogram)} bins from {ends[0]} to {ends[1]}")
     data = base64.b64encode(svg.encode()).decode("ascii")

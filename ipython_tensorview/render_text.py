@@ -41,9 +41,12 @@ def header_facts(summary: Summary, omit: frozenset[str] = frozenset()) -> list[l
                 texts[-1] = f"|z| {fact.text}"
             elif fact.text:
                 texts.append(fact.text)
-        grouped.append(texts)
+        if texts:  # a field of HTML-only facts has no text
+            grouped.append(texts)
     if summary.stats is not None and "sparkline" not in omit:
         spark = sparkline(summary.stats.histogram).rstrip()
+        if spark and summary.stats.histogram_step > 1:  # the counts of a sample
+            spark = "≈" + spark
         grouped += [[spark]] if spark else []
     return grouped
 

@@ -105,7 +105,15 @@ def _listed_facts(summary: Summary) -> list[Fact]:
         shown = stats.count + stats.nan + stats.posinf + stats.neginf
         sample = f"≈ sample of {shown:,} of {stats.sampled_from:,}"
         rows.append(Fact("stats", sample, sample, "sample"))
+    if stats.histogram and stats.histogram_step > 1:  # the HTML alone: the text's sparkline starts with "≈"
+        rows.append(Fact("histogram", f"≈ every {ordinal(stats.histogram_step)} element", "", "sample"))
     return rows
+
+
+def ordinal(n: int) -> str:
+    """7th, 21st, 112th, 1,003rd."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
 
 
 def numbers(values: list[float | int]) -> list[str]:

@@ -142,6 +142,26 @@ def test_a_tensor_inside_torch_func_grad_displays_its_values(display):
     assert Tree(markup).find("img", "tensorview-thumbnail")
 
 
+def test_a_sampled_histogram_is_marked_in_the_text_and_the_html(display, monkeypatch):
+    from ipython_tensorview import histogram as histogram_module
+    from ipython_tensorview.stats import tensor_stats
+
+    plain, html = display
+    t = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
+    exact_text, exact_facts = plain(t).splitlines()[0], html_facts(html(t))
+    monkeypatch.setattr(histogram_module, "HISTOGRAM_EXACT_ELEMENTS", 1000)
+    monkeypatch.setattr(histogram_module, "HISTOGRAM_SAMPLE_ELEMENTS", 1000)
+    step = tensor_stats(t).histogram_step
+    assert step > 1
+    sampled_text, sampled_facts = plain(t).splitlines()[0], html_facts(html(t))
+    assert "≈" not in exact_text and "histogram" not in exact_facts
+    assert sampled_text.split(" · ")[-1].startswith("≈▁") and " ·  · " not in sampled_text
+    suffix = "th" if step % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(step % 10, "th")
+    assert sampled_facts["histogram"] == f"≈ every {step:,}{suffix} element"
+    alt = Tree(html(t)).find("img", "tensorview-histogram")[0]["alt"]
+    assert alt.startswith(f"histogram of finite values (a sample of ≈ every {step:,}{suffix} element), 24 bins")
+
+
 def test_kinds_without_statistics_say_what_applies(display):
     plain, _ = display
     assert "bool: 2 of 3 true (66.7%)" in plain(torch.tensor([True, False, True]))
