@@ -96,6 +96,23 @@ def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
     return get_real_method(obj, print_method) is not None  # as IPython looks its method up
 
 
+def _has_own_repr(cls) -> bool:
+    """Whether a class below the ones printed here (a tensor subclass) defines its own ``__repr__`` or
+    ``_repr_pretty_``, which IPython's pretty printer then prefers to the printer of its base."""
+    for c in cls.__mro__:
+        if (c.__module__, c.__name__) in TARGETS:
+            return False
+        if "__repr__" in vars(c) or "_repr_pretty_" in vars(c):
+            return True
+    return False
+
+
+def _dataclass_repr(cls) -> bool:
+    """Whether ``cls`` prints with the ``__repr__`` that @dataclass wrote (not one of its own, nor none)."""
+    method = cls.__repr__
+    return hasattr(method, "__wrapped__") and not hasattr(cls, "_repr_pretty_")  # dataclass wraps it recursion-safe
+
+
 def _holds_arrays(value) -> bool:
     try:
         return any(displayable(getattr(value, field.name, None)) for field in dataclasses.fields(value))
@@ -167,6 +184,8 @@ class TensorFormatters:
     def _html(self, obj) -> str | None:
         try:
             if not (self.settings.formatters and self.settings.html and displayable(obj)):
+                return None
+            if _has_own_repr(type(obj)):  # IPython's text is the subclass's own: no HTML of ours beside it
                 return None
             return render_html(self.summary(obj), self._thumbnail(obj))
         except Exception:
@@ -260,7 +279,7 @@ class TensorFormatters:
         for value in candidates:
             cls = type(value)
             if (dataclasses.is_dataclass(value) and not isinstance(value, type) and cls not in lent
-                    and cls not in plain.type_printers and _holds_arrays(value)):
+                    and cls not in plain.type_printers and _dataclass_repr(cls) and _holds_arrays(value)):
                 plain.type_printers[cls] = _dataclass_printer
                 lent.append(cls)
         return lent

@@ -848,6 +848,40 @@ def test_a_dataclass_holding_tensors_shows_each_on_one_line_for_that_output_only
     assert Batch not in plain.type_printers  # lent for the output, and taken back
 
 
+@dataclasses.dataclass(repr=False)
+class OwnRepr:
+    x: torch.Tensor
+
+    def __repr__(self):
+        return "OwnRepr!"
+
+
+@dataclasses.dataclass
+class OwnPretty:
+    x: torch.Tensor
+
+    def _repr_pretty_(self, p, cycle):
+        p.text("OwnPretty!")
+
+
+class SubclassRepr(torch.Tensor):
+    def __repr__(self):
+        return "SubclassRepr!"
+
+
+def test_a_dataclass_or_tensor_subclass_with_a_repr_of_its_own_keeps_it(ip, display):
+    from kinds import MarkedTensor  # a subclass without a repr of its own is displayed here
+
+    _, html = display
+    for obj, text in ((OwnRepr(torch.ones(2)), "OwnRepr!"), (OwnPretty(torch.ones(2)), "OwnPretty!"),
+                      (torch.ones(2).as_subclass(SubclassRepr), "SubclassRepr!")):
+        assert ip.display_formatter.format(obj)[0]["text/plain"] == text
+    assert html(torch.ones(2).as_subclass(SubclassRepr)) is None  # no HTML of ours beside its own text
+    marked = torch.ones(2).as_subclass(MarkedTensor)
+    assert ip.display_formatter.format(marked)[0]["text/plain"].startswith("MarkedTensor (2,) float32")
+    assert Tree(html(marked)).find("div", "tensorview")
+
+
 @pytest.mark.parametrize("width", [36, 40, 50])
 def test_at_narrow_widths_a_long_field_breaks_between_its_facts(width):
     from ipython_tensorview.render_text import render_text
