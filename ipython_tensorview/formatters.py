@@ -96,17 +96,6 @@ def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
     return get_real_method(obj, print_method) is not None  # as IPython looks its method up
 
 
-def _has_own_repr(cls) -> bool:
-    """Whether a class below the ones printed here (a tensor subclass) defines its own ``__repr__`` or
-    ``_repr_pretty_``, which IPython's pretty printer then prefers to the printer of its base."""
-    for c in cls.__mro__:
-        if (c.__module__, c.__name__) in TARGETS:
-            return False
-        if "__repr__" in vars(c) or "_repr_pretty_" in vars(c):
-            return True
-    return False
-
-
 def _dataclass_repr(cls) -> bool:
     """Whether ``cls`` prints with the ``__repr__`` that @dataclass wrote (not one of its own, nor none)."""
     method = cls.__repr__
@@ -185,11 +174,26 @@ class TensorFormatters:
         try:
             if not (self.settings.formatters and self.settings.html and displayable(obj)):
                 return None
-            if _has_own_repr(type(obj)):  # IPython's text is the subclass's own: no HTML of ours beside it
+            if not self._text_is_ours(type(obj)):  # a subclass's own repr is IPython's text: no HTML beside it
                 return None
             return render_html(self.summary(obj), self._thumbnail(obj))
         except Exception:
             return None
+
+    def _text_is_ours(self, cls) -> bool:
+        """Whether IPython's pretty printer prints a ``cls`` with our text printer: it takes the first class
+        of the MRO that has a printer, or a ``_repr_pretty_`` or ``__repr__`` of its own (a tensor subclass's)."""
+        plain = self._registered_on[0] if self._registered_on else None
+        if plain is None or cls is getattr(sys.modules.get("torch"), "Tensor", None):
+            return True
+        type_printers, deferred = trait_value(plain, "type_printers"), trait_value(plain, "deferred_printers")
+        for c in cls.__mro__:
+            printer = type_printers.get(c) or deferred.get((c.__module__, c.__name__))
+            if printer is not None:
+                return printer == self.text
+            if c is not object and ("_repr_pretty_" in vars(c) or callable(vars(c).get("__repr__"))):
+                return False
+        return True
 
     def summary(self, obj) -> Summary:
         """The tensor's summary: shared by the formatters of one output, computed afresh for every other."""
