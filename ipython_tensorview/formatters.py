@@ -96,32 +96,42 @@ def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
     return get_real_method(obj, print_method) is not None  # as IPython looks its method up
 
 
-def _dataclass_repr(cls) -> bool:
-    """Whether ``cls`` prints with the ``__repr__`` that @dataclass wrote (not one of its own, nor none)."""
-    method = cls.__repr__
-    return hasattr(method, "__wrapped__") and not hasattr(cls, "_repr_pretty_")  # dataclass wraps it recursion-safe
+def _record_fields(value) -> list[tuple[str, object]] | None:
+    """The fields a record's own generated repr shows, as (name, value), where it is a dataclass's (not one
+    of the class's own), a namedtuple's or torch.return_types'; None for anything else."""
+    cls = type(value)
+    if isinstance(value, type) or hasattr(cls, "_repr_pretty_"):
+        return None
+    if dataclasses.is_dataclass(value):
+        if not hasattr(cls.__repr__, "__wrapped__"):  # @dataclass's repr is wrapped recursion-safe; one's own is not
+            return None
+        return [(f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value) if f.repr]
+    if isinstance(value, tuple):
+        if cls.__module__ == "torch.return_types":  # torch's structseqs: torch.return_types.max(values=...)
+            return list(zip(cls.__match_args__, value))
+        owner = next(c for c in cls.__mro__ if "__repr__" in vars(c))
+        if "_fields" in vars(owner):  # the repr namedtuple() wrote, not a subclass's own
+            return list(zip(owner._fields, value))
+    return None
 
 
-def _holds_arrays(value) -> bool:
-    try:
-        return any(displayable(getattr(value, field.name, None)) for field in dataclasses.fields(value))
-    except Exception:
-        return False
-
-
-def _dataclass_printer(obj, p, cycle) -> None:
-    """``Name(field=value, ...)`` with each value through the pretty printer, as a dataclass's repr reads."""
-    name = type(obj).__qualname__
+def _record_printer(obj, p, cycle) -> None:
+    """``Name(field=value, ...)`` with each value through the pretty printer, as the record's own repr reads."""
+    cls = type(obj)
+    if cls.__module__ == "torch.return_types":
+        name = f"{cls.__module__}.{cls.__name__}"
+    else:
+        name = cls.__qualname__ if dataclasses.is_dataclass(obj) else cls.__name__
     if cycle:
         p.text(f"{name}(...)")
         return
     with p.group(len(name) + 1, f"{name}(", ")"):
-        for index, field in enumerate(f for f in dataclasses.fields(obj) if f.repr):
+        for index, (field, value) in enumerate(_record_fields(obj)):
             if index:
                 p.text(",")
                 p.breakable()
-            p.text(f"{field.name}=")
-            p.pretty(getattr(obj, field.name))
+            p.text(f"{field}=")
+            p.pretty(value)
 
 
 class TensorFormatters:
@@ -223,7 +233,7 @@ class TensorFormatters:
             plain = trait_value(display_formatter, "formatters").get("text/plain")
             if self._unresolved:
                 self._resolve_listed()
-            lent = self._lend_dataclass_printers(plain, obj) if outermost and self.settings.formatters else []
+            lent = self._lend_record_printers(plain, obj) if outermost and self.settings.formatters else []
             try:
                 if include is None and exclude is None:
                     ours = self._ours_alone(display_formatter, obj)
@@ -267,25 +277,30 @@ class TensorFormatters:
             data["text/html"] = shown
         return data, {}
 
-    def _lend_dataclass_printers(self, plain, obj) -> list:
-        """Printers, for this output only, for the dataclasses it shows (itself, or in a list, tuple or
-        dict it is) that hold arrays: IPython prints a dataclass with its own ``__repr__``, which would
-        print a tensor in it with torch's, over many lines; ours prints its fields through the pretty
-        printer, where each array takes one line. Returns the classes given one."""
+    def _lend_record_printers(self, plain, obj) -> list:
+        """Printers, for this output only, for the records it shows (dataclasses, namedtuples,
+        torch.return_types), at any depth of its lists, tuples and dicts, where it holds arrays: IPython
+        prints a record with its own ``__repr__``, which prints a tensor in it with torch's, over many
+        lines; ours prints its fields through the pretty printer, where each array takes one line. Looks at
+        a thousand values at most. Returns the classes given one."""
         if plain is None:
             return []
-        candidates = [obj]
-        if isinstance(obj, (list, tuple)):
-            candidates = list(obj[:1000])
-        elif isinstance(obj, dict):
-            candidates = list(obj.values())[:1000]
-        lent = []
-        for value in candidates:
-            cls = type(value)
-            if (dataclasses.is_dataclass(value) and not isinstance(value, type) and cls not in lent
-                    and cls not in plain.type_printers and _dataclass_repr(cls) and _holds_arrays(value)):
-                plain.type_printers[cls] = _dataclass_printer
-                lent.append(cls)
+        records, holds_arrays, pending, budget = {}, False, [obj], 1000
+        while pending and budget:
+            value, budget = pending.pop(), budget - 1
+            fields = _record_fields(value)
+            if fields is not None:
+                records.setdefault(type(value), None)
+                pending += [field for _, field in fields]
+            elif isinstance(value, (list, tuple)):
+                pending += value[:budget]
+            elif isinstance(value, dict):
+                pending += list(value.values())[:budget]
+            elif not holds_arrays:
+                holds_arrays = displayable(value)
+        lent = [cls for cls in records if cls not in plain.type_printers] if holds_arrays else []
+        for cls in lent:
+            plain.type_printers[cls] = _record_printer
         return lent
 
     def _thumbnail(self, obj):

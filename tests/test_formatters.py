@@ -1,4 +1,5 @@
 import base64
+import collections
 import dataclasses
 import gc
 import math
@@ -848,6 +849,31 @@ def test_a_dataclass_holding_tensors_shows_each_on_one_line_for_that_output_only
     assert Batch not in plain.type_printers  # lent for the output, and taken back
 
 
+@dataclasses.dataclass
+class Outer:
+    batch: Batch
+    weights: torch.Tensor
+
+
+Pair = collections.namedtuple("Pair", "first second")
+
+
+def test_records_at_any_depth_show_each_tensor_on_one_line(ip):
+    plain = ip.display_formatter.formatters["text/plain"]
+    t = torch.arange(6.0).view(2, 3)
+    line = "Tensor (2, 3) float32 cpu · 24 B · min 0 max 5"
+    for obj, starts in [
+        (Outer(Batch(t, t), t), f"Outer(batch=Batch(inputs={line}"),
+        ({"k": [Batch(t, t)]}, f"{{'k': [Batch(inputs={line}"),
+        (Pair(t, 1), f"Pair(first={line}"),
+        (torch.sort(torch.tensor([3.0, 1.0, 2.0])), "torch.return_types.sort(values=Tensor (3,) float32 cpu"),
+    ]:
+        text = ip.display_formatter.format(obj)[0]["text/plain"]
+        assert text.startswith(starts) and "tensor(" not in text, text
+    assert ip.display_formatter.format(Pair(1, "a"))[0]["text/plain"] == "Pair(first=1, second='a')"
+    assert not {Outer, Batch, Pair, torch.return_types.sort} & set(plain.type_printers)  # all taken back
+
+
 @dataclasses.dataclass(repr=False)
 class OwnRepr:
     x: torch.Tensor
@@ -870,9 +896,9 @@ class SubclassRepr(torch.Tensor):
 
 
 def test_a_dataclass_or_tensor_subclass_with_a_repr_of_its_own_keeps_it(ip, display):
-    from kinds import MarkedTensor  # a subclass without a repr of its own is displayed here
+    from kinds import MarkedTensor
 
-    _, html = display
+    _, html = display  # (MarkedTensor: a subclass without a repr of its own, displayed here)
     for obj, text in ((OwnRepr(torch.ones(2)), "OwnRepr!"), (OwnPretty(torch.ones(2)), "OwnPretty!"),
                       (torch.ones(2).as_subclass(SubclassRepr), "SubclassRepr!")):
         assert ip.display_formatter.format(obj)[0]["text/plain"] == text
