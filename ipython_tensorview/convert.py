@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,13 +235,13 @@ def _reachable_elsewhere(array: np.ndarray, probe: np.ndarray) -> bool:
     what NumPy allocated for it, certainly shares nothing. Reference counts are compared with those of
     ``probe``, a fresh view of fresh memory held by the caller as ``array`` is, so that the interpreter's own
     counting (which differs between versions) cancels out."""
-    if sys.getrefcount(array) > sys.getrefcount(probe):
-        return True
+    if sys.getrefcount(array) > sys.getrefcount(probe) or weakref.getweakrefcount(array):
+        return True  # (a weak reference holds no count, and still reaches it)
     probe_base = probe.base
     limit = sys.getrefcount(probe_base)  # its view's base field, this variable, the call's argument
     last, base = array, array.base
     while base is not None:
-        if type(base) is not np.ndarray or sys.getrefcount(base) > limit:
+        if type(base) is not np.ndarray or sys.getrefcount(base) > limit or weakref.getweakrefcount(base):
             return True
         last, base = base, base.base
     return not last.flags.owndata

@@ -19,6 +19,7 @@ import dataclasses
 import sys
 import threading
 import warnings
+from collections import deque
 
 from IPython.lib.pretty import Breakable
 from IPython.utils.dir2 import get_real_method
@@ -96,23 +97,53 @@ def _may_claim(tables: tuple, obj, classes: list[tuple]) -> bool:
     return get_real_method(obj, print_method) is not None  # as IPython looks its method up
 
 
+# values that hold nothing to look into, skipped cheaply by the record search
+_LEAVES = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
+def _repr_owner(cls):
+    """The class of ``cls``'s MRO that defines the ``__repr__`` it prints with."""
+    return next(c for c in cls.__mro__ if "__repr__" in vars(c))
+
+
 def _record_fields(value) -> list[tuple[str, object]] | None:
-    """The fields a record's own generated repr shows, as (name, value), where it is a dataclass's (not one
-    of the class's own), a namedtuple's or torch.return_types'; None for anything else."""
+    """The fields a record's own generated repr shows, as (name, value): a repr @dataclass wrote (not one of
+    the class's own), namedtuple()'s or torch.return_types'; None for anything else."""
     cls = type(value)
     if isinstance(value, type) or hasattr(cls, "_repr_pretty_"):
         return None
-    if dataclasses.is_dataclass(value):
-        if not hasattr(cls.__repr__, "__wrapped__"):  # @dataclass's repr is wrapped recursion-safe; one's own is not
-            return None
-        return [(f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value) if f.repr]
+    owner = _repr_owner(cls)
+    if dataclasses.is_dataclass(owner) and _written_by_dataclass(vars(owner)["__repr__"]):
+        # the fields that repr shows: its own class's, which a subclass with repr=False inherits
+        return [(f.name, getattr(value, f.name, None)) for f in dataclasses.fields(owner) if f.repr]
     if isinstance(value, tuple):
         if cls.__module__ == "torch.return_types":  # torch's structseqs: torch.return_types.max(values=...)
             return list(zip(cls.__match_args__, value))
-        owner = next(c for c in cls.__mro__ if "__repr__" in vars(c))
         if "_fields" in vars(owner):  # the repr namedtuple() wrote, not a subclass's own
             return list(zip(owner._fields, value))
     return None
+
+
+def _written_by_dataclass(method) -> bool:
+    """Whether a ``__repr__`` is the one @dataclass compiles from source text (wrapped recursion-safe), not a
+    class's own, decorated or not."""
+    while hasattr(method, "__wrapped__"):
+        method = method.__wrapped__
+    code = getattr(method, "__code__", None)
+    return code is not None and code.co_filename == "<string>"
+
+
+def _prints_with_its_repr(plain, cls) -> bool:
+    """Whether IPython's pretty printer would print ``cls`` with its own repr (the printer lent replaces that,
+    and nothing else): no printer of anyone's for it or a class above it comes first."""
+    type_printers, deferred = trait_value(plain, "type_printers"), trait_value(plain, "deferred_printers")
+    owner = _repr_owner(cls)
+    for c in cls.__mro__:
+        if c in type_printers or (c.__module__, c.__name__) in deferred:
+            return False
+        if c is owner:
+            return True
+    return False
 
 
 def _record_printer(obj, p, cycle) -> None:
@@ -230,11 +261,12 @@ class TensorFormatters:
             outermost = getattr(self._output, "summaries", None) is None
             if outermost:
                 self._output.summaries = {}
-            plain = trait_value(display_formatter, "formatters").get("text/plain")
-            if self._unresolved:
-                self._resolve_listed()
-            lent = self._lend_record_printers(plain, obj) if outermost and self.settings.formatters else []
+            plain, lent = trait_value(display_formatter, "formatters").get("text/plain"), []
             try:
+                if self._unresolved:
+                    self._resolve_listed()
+                if outermost and self.settings.formatters:
+                    lent = self._lend_record_printers(plain, obj)
                 if include is None and exclude is None:
                     ours = self._ours_alone(display_formatter, obj)
                     if ours is not None:
@@ -278,27 +310,34 @@ class TensorFormatters:
         return data, {}
 
     def _lend_record_printers(self, plain, obj) -> list:
-        """Printers, for this output only, for the records it shows (dataclasses, namedtuples,
+        """Printers, for this output only, for the records it shows (dataclasses, named tuples,
         torch.return_types), at any depth of its lists, tuples and dicts, where it holds arrays: IPython
         prints a record with its own ``__repr__``, which prints a tensor in it with torch's, over many
         lines; ours prints its fields through the pretty printer, where each array takes one line. Looks at
-        a thousand values at most. Returns the classes given one."""
+        a thousand values at most, breadth first (what shows first is found first), and lends nothing where
+        looking fails (an object's own code raising). Returns the classes given one."""
         if plain is None:
             return []
-        records, holds_arrays, pending, budget = {}, False, [obj], 1000
-        while pending and budget:
-            value, budget = pending.pop(), budget - 1
-            fields = _record_fields(value)
-            if fields is not None:
-                records.setdefault(type(value), None)
-                pending += [field for _, field in fields]
-            elif isinstance(value, (list, tuple)):
-                pending += value[:budget]
-            elif isinstance(value, dict):
-                pending += list(value.values())[:budget]
-            elif not holds_arrays:
-                holds_arrays = displayable(value)
-        lent = [cls for cls in records if cls not in plain.type_printers] if holds_arrays else []
+        records, holds_arrays, seen, pending, budget = {}, False, set(), deque([obj]), 1000
+        try:
+            while pending and budget:
+                value, budget = pending.popleft(), budget - 1
+                if type(value) in _LEAVES or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                fields = _record_fields(value)
+                if fields is not None:
+                    records.setdefault(type(value), None)
+                    pending += [field for _, field in fields]
+                elif isinstance(value, (list, tuple)):
+                    pending += value[:budget]
+                elif isinstance(value, dict):
+                    pending += list(value.values())[:budget]
+                elif not holds_arrays:
+                    holds_arrays = displayable(value)
+        except Exception:  # an object's own code (a property, __getitem__, __class__) failed: IPython will say
+            return []
+        lent = [cls for cls in records if _prints_with_its_repr(plain, cls)] if holds_arrays else []
         for cls in lent:
             plain.type_printers[cls] = _record_printer
         return lent

@@ -72,7 +72,7 @@ class NpMagics(Magics):
         override it for one call. With no expression, lists the tensors in the namespace. Inside a
         function, the expression sees the function's local variables.
         """
-        if line.split()[:1] in (["-h"], ["--help"]):  # as argparse would: the help, which %np? shows too
+        if line.strip() == "--help":  # the help %np? shows (as an expression, -(-help) could only fail)
             print(self.np.__doc__.removeprefix("::").strip())  # magic_arguments' usage line, then the rest
             return None
         options, expression = split_options(line, self.np.parser)
@@ -143,7 +143,8 @@ class NpMagics(Magics):
         except SyntaxError as e:
             hint = ""
             if expression.startswith("-"):
-                hint = " (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them)"
+                hint = (" (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; "
+                        "%np --help says more)")
             raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{hint}") from e
         except Exception as e:
             raise UsageError(f"%np {expression}: {one_line(e)}") from e

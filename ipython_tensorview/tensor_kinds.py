@@ -111,7 +111,8 @@ def _has_data(t) -> bool:
     if t.numel() == 0:
         return True
     try:
-        return t.data_ptr() != 0
+        # a storage that resize_(0) freed has no pointer either, and is refused later as freed
+        return t.data_ptr() != 0 or t.untyped_storage().nbytes() == 0
     except RuntimeError:  # "Cannot access data pointer of Tensor that doesn't have storage"
         return False
 
@@ -185,7 +186,10 @@ def _storage_holds(t) -> bool:
     torch = _torch()
     if t.layout != torch.strided or t.is_nested or t.is_quantized or not t.numel() or t._is_zerotensor():
         return True
-    end = t.storage_offset() + 1 + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+    if t.is_contiguous():
+        end = t.storage_offset() + t.numel()
+    else:
+        end = t.storage_offset() + 1 + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
     return end * t.element_size() <= t.untyped_storage().nbytes()
 
 
@@ -321,7 +325,7 @@ def shared_host_array(t):
     if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return None
     try:
-        if not t.data_ptr():  # nor a storage that resize_(0) freed (sparse layouts raise: the full route)
+        if not _storage_holds(t):  # nor one whose storage was freed or shrunk: the full route refuses it
             return None
         if t.requires_grad:
             return t.detach().numpy(), ["detach"]

@@ -2,6 +2,7 @@ import ctypes
 import re
 import subprocess
 import sys
+import weakref
 from unittest.mock import MagicMock
 
 import ml_dtypes
@@ -379,6 +380,66 @@ def test_a_small_expanded_tensor_s_copy_is_an_ordinary_array():
         assert result.array.strides == (12, 4) and result.array.flags.writeable and not result.shares_memory
         np.testing.assert_array_equal(result.array, [[1.0] * 3, [2.0] * 3])
         assert "stored elements only (stride 0, read-only)" not in result.steps
+
+
+def _freed_views():
+    offset = torch.arange(1024.0)
+    view = offset[512:]
+    offset.untyped_storage().resize_(0)  # a view with a storage offset keeps a pointer into nothing
+    shrunk = torch.arange(1024.0)
+    shrunk.untyped_storage().resize_(8)  # two elements of 1024 left
+    base = torch.arange(1024.0)
+    expanded = base[3:4].expand(100)
+    base.untyped_storage().resize_(0)
+    parameter = torch.nn.Parameter(torch.ones(4))
+    parameter.untyped_storage().resize_(0)  # as FSDP frees a resharded parameter
+    return {"view with an offset": view, "shrunk": shrunk, "expanded": expanded, "Parameter": parameter}
+
+
+@pytest.mark.parametrize("name", list(_freed_views()))
+def test_a_tensor_whose_storage_was_freed_or_shrunk_is_refused(name):
+    tensor = _freed_views()[name]
+    for policy in ("never", "always", "auto"):
+        with pytest.raises(TensorConversionError, match=r"has had its storage freed or shrunk \(as FSDP does"):
+            convert(tensor, policy)
+        assert verdict(tensor, policy) == "refused: storage freed"
+
+
+class _WeaklyCached:
+    cache = weakref.WeakValueDictionary()
+
+    def memory(self):
+        return self.cache[id(self)]
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.cache.get(id(self))
+        if array is None:
+            array = self.cache[id(self)] = np.zeros(4)
+        return array
+
+
+class _WeakRef:
+    def __init__(self):
+        self.ref = None
+
+    def memory(self):
+        return self.ref()
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.ref() if self.ref is not None else None
+        if array is None:
+            array = np.zeros(4)
+            self.ref = weakref.ref(array)
+        return array
+
+
+@pytest.mark.parametrize("kind", [_WeaklyCached, _WeakRef])
+def test_an_array_like_reaching_its_array_by_a_weak_reference_shares_it(kind):
+    obj = kind()
+    result = convert(obj, copy="never")
+    assert result.shares_memory and np.shares_memory(result.array, obj.memory())
+    copied = convert(obj, copy="always")
+    assert not copied.shares_memory and not np.shares_memory(copied.array, obj.memory())
 
 
 def test_other_objects_raise_naming_their_type():

@@ -3,6 +3,7 @@ import collections
 import dataclasses
 import gc
 import math
+import reprlib
 import subprocess
 import sys
 import textwrap
@@ -872,6 +873,58 @@ def test_records_at_any_depth_show_each_tensor_on_one_line(ip):
         assert text.startswith(starts) and "tensor(" not in text, text
     assert ip.display_formatter.format(Pair(1, "a"))[0]["text/plain"] == "Pair(first=1, second='a')"
     assert not {Outer, Batch, Pair, torch.return_types.sort} & set(plain.type_printers)  # all taken back
+
+
+@dataclasses.dataclass
+class SelfHolding:
+    x: torch.Tensor
+    me: object = None
+
+
+@dataclasses.dataclass
+class DecoratedRepr:
+    x: torch.Tensor
+
+    @reprlib.recursive_repr()
+    def __repr__(self):
+        return "DecoratedRepr!"
+
+
+@dataclasses.dataclass(repr=False)
+class BatchWithMore(Batch):
+    extra: torch.Tensor = None
+
+
+class FailingList(list):
+    def __getitem__(self, index):
+        raise RuntimeError("no items today")
+
+
+def test_the_record_search_finds_what_shows_and_leaves_the_rest(ip):
+    plain = ip.display_formatter.formatters["text/plain"]
+    t = torch.arange(6.0).view(2, 3)
+    holding = SelfHolding(t)
+    holding.me = holding
+    assert ip.display_formatter.format(holding)[0]["text/plain"].startswith("SelfHolding(x=Tensor (2, 3) float32")
+    text = ip.display_formatter.format({"result": torch.max(t, 1), "losses": list(range(2000))})[0]["text/plain"]
+    assert text.startswith("{'result': torch.return_types.max(values=Tensor (2,) float32")  # found first
+    assert ip.display_formatter.format(DecoratedRepr(t))[0]["text/plain"] == "DecoratedRepr!"
+    inherited = ip.display_formatter.format(BatchWithMore(t, t, extra=t))[0]["text/plain"]
+    assert inherited.startswith("BatchWithMore(inputs=Tensor") and "extra" not in inherited  # Batch's repr's fields
+    plain.for_type(Pair, lambda obj, p, cycle: p.text("the user's Pair"))
+    try:
+        assert ip.display_formatter.format(Pair(t, 1))[0]["text/plain"] == "the user's Pair"
+    finally:
+        plain.type_printers.pop(Pair)
+
+
+def test_a_record_search_that_fails_leaves_later_outputs_fresh(ip):
+    t = torch.zeros(3)
+    data, _ = ip.display_formatter.format({"k": FailingList([1]), "t": t})
+    assert data["text/plain"].startswith("{'k': [1],")
+    t += 5
+    assert " min 5 max 5 " in ip.display_formatter.format(t)[0]["text/plain"]  # not the summary from before
+    assert ip.display_formatter.format(Pair(torch.ones(2), 1))[0]["text/plain"].startswith("Pair(first=Tensor (2,)")
 
 
 @dataclasses.dataclass(repr=False)

@@ -109,7 +109,7 @@ def test_unknown_option_is_python_and_its_syntax_error_names_the_options(ip):
         ip.run_line_magic("np", "--bogus t")
     assert str(info.value) == (
         "%np: invalid syntax in '--bogus t': invalid syntax (options come first and are -c, -s, -q, -g, -o NAME "
-        "and their long forms; -- ends them)"
+        "and their long forms; -- ends them; %np --help says more)"
     )
 
 
@@ -366,11 +366,14 @@ def test_np_alone_inside_a_function_lists_its_locals_too(ip, capsys):
 
 
 def test_help_option_prints_the_help(ip, capsys):
-    for line in ("-h", "--help"):
-        assert ip.run_line_magic("np", line) is None
-        out = capsys.readouterr().out
-        assert out.startswith("%np [-c] [-s] [-q] [-o NAME] [-g] [expression ...]\n\nConvert a tensor")
-        assert "-o NAME, --output NAME" in out
+    assert ip.run_line_magic("np", "--help") is None
+    out = capsys.readouterr().out
+    assert out.startswith("%np [-c] [-s] [-q] [-o NAME] [-g] [expression ...]\n\nConvert a tensor")
+    assert "-o NAME, --output NAME" in out
+    ip.user_ns["h"] = torch.ones(2)  # -h is an expression, as -x is: h negated
+    np.testing.assert_array_equal(ip.run_line_magic("np", "-q -h"), [-1.0, -1.0])
+    np.testing.assert_array_equal(ip.run_line_magic("np", "-h"), [-1.0, -1.0])
+    ip.user_ns.pop("h")
 
 
 def test_output_into_a_name_of_python_s_is_refused(ip):
