@@ -325,13 +325,16 @@ def shared_host_array(t):
     if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return None
     try:
-        if not _storage_holds(t):  # nor one whose storage was freed or shrunk: the full route refuses it
-            return None
-        if t.requires_grad:
-            return t.detach().numpy(), ["detach"]
-        return t.numpy(), []
+        array, steps = (t.detach().numpy(), ["detach"]) if t.requires_grad else (t.numpy(), [])
     except Exception:  # what it refuses, or a dispatch mode in force objects to: the full route says what
         return None
+    # nor one whose storage was freed or shrunk (resize_): the full route refuses it. A dense array's end is
+    # its offset and its bytes, found at a third of the cost of the general reckoning
+    if array.flags.c_contiguous:
+        holds = t.storage_offset() * array.itemsize + array.nbytes <= t.untyped_storage().nbytes()
+    else:
+        holds = _storage_holds(t)
+    return (array, steps) if holds else None
 
 
 def is_transform_wrapper(t) -> bool:
