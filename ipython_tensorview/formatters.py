@@ -316,7 +316,7 @@ class TensorFormatters:
         lines; ours prints its fields through the pretty printer, where each array takes one line. Looks at
         a thousand values at most, breadth first (what shows first is found first), and lends nothing where
         looking fails (an object's own code raising). Returns the classes given one."""
-        if plain is None:
+        if plain is None or displayable(obj):  # an array alone: no record to look for
             return []
         records, holds_arrays, seen, pending, budget = {}, False, set(), deque([obj]), 1000
         try:
