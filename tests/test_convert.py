@@ -299,7 +299,36 @@ class _Converted:
         return self.a.astype(np.float64)
 
 
-@pytest.mark.parametrize("kind", [_InDict, _InSlots, _Global, _ViewOfKept, _Ctypes, _ByteArray])
+class _WeaklyCached:
+    cache = weakref.WeakValueDictionary()
+
+    def memory(self):
+        return self.cache[id(self)]
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.cache.get(id(self))
+        if array is None:
+            array = self.cache[id(self)] = np.zeros(4)
+        return array
+
+
+class _WeakRef:
+    def __init__(self):
+        self.ref = None
+
+    def memory(self):
+        return self.ref()
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.ref() if self.ref is not None else None
+        if array is None:
+            array = np.zeros(4)
+            self.ref = weakref.ref(array)
+        return array
+
+
+@pytest.mark.parametrize("kind", [_InDict, _InSlots, _Global, _ViewOfKept, _Ctypes, _ByteArray, _WeaklyCached,
+                                  _WeakRef])
 def test_an_array_like_whose_memory_is_kept_elsewhere_shares_it_and_is_copied_when_asked(kind):
     obj = kind()
     shared = convert(obj, copy="never")
@@ -403,43 +432,6 @@ def test_a_tensor_whose_storage_was_freed_or_shrunk_is_refused(name):
         with pytest.raises(TensorConversionError, match=r"has had its storage freed or shrunk \(as FSDP does"):
             convert(tensor, policy)
         assert verdict(tensor, policy) == "refused: storage freed"
-
-
-class _WeaklyCached:
-    cache = weakref.WeakValueDictionary()
-
-    def memory(self):
-        return self.cache[id(self)]
-
-    def __array__(self, dtype=None, copy=None):
-        array = self.cache.get(id(self))
-        if array is None:
-            array = self.cache[id(self)] = np.zeros(4)
-        return array
-
-
-class _WeakRef:
-    def __init__(self):
-        self.ref = None
-
-    def memory(self):
-        return self.ref()
-
-    def __array__(self, dtype=None, copy=None):
-        array = self.ref() if self.ref is not None else None
-        if array is None:
-            array = np.zeros(4)
-            self.ref = weakref.ref(array)
-        return array
-
-
-@pytest.mark.parametrize("kind", [_WeaklyCached, _WeakRef])
-def test_an_array_like_reaching_its_array_by_a_weak_reference_shares_it(kind):
-    obj = kind()
-    result = convert(obj, copy="never")
-    assert result.shares_memory and np.shares_memory(result.array, obj.memory())
-    copied = convert(obj, copy="always")
-    assert not copied.shares_memory and not np.shares_memory(copied.array, obj.memory())
 
 
 def test_other_objects_raise_naming_their_type():
