@@ -179,7 +179,8 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
         try:
             plain = plain_tensor(t)
         except TensorConversionError as e:
-            note = "meta: no data" if t.is_meta else str(e)
+            # the whole reason in a block of its own; its few words on one line, inside a container
+            note = "meta: no data" if t.is_meta else str(e) if show_values else e.short
         else:
             note = torch_adapter.note(plain)
             if show_values and plain.is_nested:

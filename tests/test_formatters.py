@@ -164,6 +164,15 @@ def test_a_sampled_histogram_is_marked_in_the_text_and_the_html(display, monkeyp
     assert alt.startswith(f"histogram of finite values (a sample of ≈ every {step:,}{suffix} element), 24 bins")
 
 
+def test_inside_a_container_a_tensor_without_data_says_why_in_a_few_words(ip):
+    from kinds import KINDS
+
+    for kind in (k for k in KINDS if k.error and k.name in ("storage freed", "meta", "FakeTensor")):
+        text = ip.display_formatter.format([kind.make()])[0]["text/plain"]
+        short = {"storage freed": "storage freed", "meta": "meta: no data", "FakeTensor": "fake, no data"}[kind.name]
+        assert text.startswith("[") and text.endswith(f" · {short}]") and "\n" not in text, text
+
+
 def test_kinds_without_statistics_say_what_applies(display):
     plain, _ = display
     assert "bool: 2 of 3 true (66.7%)" in plain(torch.tensor([True, False, True]))
