@@ -242,4 +242,8 @@ def _table_row(name: str, t, settings: TensorView) -> tuple[str, ...]:
             return (name, shape_of(t), dtype_name(t.dtype), str(t.device), grad_state(t), size,
                     verdict(t, settings=settings))
     except Exception as e:
-        return name, "", "", "", "", "", f"cannot inspect: {one_line(e)}"
+        try:  # a tensor without data may lack a shape too (a lazy module's parameter): its refusal says why
+            said = verdict(t, settings=settings)
+        except Exception:
+            said = ""
+        return name, "", "", "", "", "", said if said.startswith("refused") else f"cannot inspect: {one_line(e)}"

@@ -350,6 +350,14 @@ def test_listing_shows_stored_bytes_beside_the_logical_size(ip, capsys):
     assert "3.6 TiB (4 B stored)" in rows["huge"]
 
 
+def test_the_listing_says_why_a_lazy_module_s_parameter_cannot_convert(ip, capsys):
+    ip.user_ns["lazy"] = torch.nn.UninitializedParameter()
+    ip.run_line_magic("np", "")
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.split()[0] == "lazy" and row.endswith("refused: uninitialized, no data")
+    ip.user_ns.pop("lazy")
+
+
 def test_np_inside_a_function_sees_its_locals(ip, capsys):
     ip.run_cell("import torch\ndef f():\n    local = torch.arange(3.0)\n    array = %np -q local\n    return array\n"
                 "result = f()")
