@@ -110,9 +110,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
 
     reason = ""
     if shares:
-        copy_it = policy == "always" or (
-            policy == "auto" and array.nbytes <= trait_value(settings, "auto_copy_max_bytes"))
-        if copy_it:
+        if _copies(policy, array, settings):
             repeated = _keeps_repeats(array)
             array, shares = _copy(array, policy), False
             steps += [_COPY_STEPS[policy], tensor_kinds.STORED_ONLY] if repeated else [_COPY_STEPS[policy]]
@@ -159,10 +157,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
         array, steps, span = tensor_kinds.tensor_to_array(tensor, ml_dtypes=settings.ml_dtypes)
     except TensorConversionError as e:
         return f"refused: {e.short}"
-    if not overlaps(array, span):
-        return "copy" if array.size else "empty"
-    copies = policy == "always" or (policy == "auto" and array.nbytes <= settings.auto_copy_max_bytes)
-    return _copy_verdict(_stored_bytes(array)) if copies else "share"
+    return _verdict_of(array, overlaps(array, span), policy, settings)
 
 
 def _verdict_of_other(obj, policy: str, settings: TensorView) -> str:
@@ -176,10 +171,19 @@ def _verdict_of_other(obj, policy: str, settings: TensorView) -> str:
         return f"refused: {e.short}"
     except Exception as e:  # the object's own code failed, as convert() would say
         return f"refused: {one_line(e)}"
-    if not result.shares_memory:
-        return "copy" if result.array.size else "empty"
-    copies = policy == "always" or (policy == "auto" and result.array.nbytes <= settings.auto_copy_max_bytes)
-    return _copy_verdict(_stored_bytes(result.array)) if copies else "share"
+    return _verdict_of(result.array, result.shares_memory, policy, settings)
+
+
+def _verdict_of(array: np.ndarray, shares: bool, policy: str, settings: TensorView) -> str:
+    """The verdict on a conversion whose result is ``array``, which shares memory or not."""
+    if not shares:
+        return "copy" if array.size else "empty"
+    return _copy_verdict(_stored_bytes(array)) if _copies(policy, array, settings) else "share"
+
+
+def _copies(policy: str, array: np.ndarray, settings: TensorView) -> bool:
+    """Whether ``policy`` copies an array that shares memory with its source."""
+    return policy == "always" or (policy == "auto" and array.nbytes <= trait_value(settings, "auto_copy_max_bytes"))
 
 
 def _copy_verdict(nbytes: int) -> str:
