@@ -254,7 +254,7 @@ def _reachable_elsewhere(array: np.ndarray, probe: np.ndarray) -> bool:
 def _copy(array: np.ndarray, policy: str) -> np.ndarray:
     try:
         if _keeps_repeats(array):  # each stored element once, repeated as before (read-only)
-            stored = array[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in array.strides)]
+            stored = array[tensor_kinds.one_of_each_repeat(array.strides)]
             return np.broadcast_to(stored.copy(order="K"), array.shape)
         return array.copy(order="K")
     except MemoryError as e:

@@ -296,9 +296,7 @@ def _tensor_to_array(t, ml_dtypes: bool):
                 steps.append("resolve neg")
             # one copy does the device move, the upcast and the conj/neg resolution together (of the stored
             # elements alone, where a large expand()ed tensor repeats them)
-            stored = t
-            if t.numel() * target.itemsize > REPEATS_KEPT_ABOVE:
-                stored = t[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in t.stride())]
+            stored = t[one_of_each_repeat(t.stride())] if t.numel() * target.itemsize > REPEATS_KEPT_ABOVE else t
             host = allocate_host(stored.shape, target)
             host.copy_(stored)
             repeated = stored.shape != t.shape
@@ -402,6 +400,12 @@ def distinct_view(t):
         else:
             index.append(slice(None))
     return (t[tuple(index)], repeats) if repeats > 1 else (t, 1)
+
+
+def one_of_each_repeat(strides) -> tuple:
+    """An index that keeps one element along each dimension of stride 0 (of a tensor's or an array's
+    strides), every dimension kept: what is stored, in the shape that broadcasts back to the whole."""
+    return tuple(slice(0, 1) if stride == 0 else slice(None) for stride in strides)
 
 
 def copy_bytes(t, *, ml_dtypes: bool = False) -> int:
