@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -22,7 +21,6 @@ from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
     dtype_name,
-    is_transform_wrapper,
     plain_tensor,
     read_unrecorded,
     shape_of,
@@ -152,10 +150,6 @@ def wide_values(summary: Summary, linewidth: int) -> str:
     return printed(*summary.preview, linewidth=linewidth)
 
 
-def _torch():
-    return sys.modules["torch"]
-
-
 def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summary:
     """Every fact the text and HTML displays show, read from the array as it is now; without ``values``,
     the header's facts alone, without a histogram (an array shown on one line inside a container).
@@ -169,13 +163,9 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
         view = adapter.view(obj)  # imports torch where needed
     if view is not None and view.tensor is None:  # read where it lies, by its own library
         return _summarize_in_place(obj, adapter, view, settings, values)
-    torch = _torch()
     t = view.tensor if view is not None else obj
     show_values, values, stats, plain, preview = values, "", None, None, None
-    # only a tensor that requires grad (or a subclass's, or a transform's wrapper) could record a graph:
-    # no_grad costs more than a small tensor's statistics
-    unrecorded = type(t) is torch.Tensor and not t.requires_grad and not is_transform_wrapper(t)
-    with nullcontext() if unrecorded else read_unrecorded(t):
+    with read_unrecorded(t):
         try:
             plain = plain_tensor(t)
         except TensorConversionError as e:

@@ -341,13 +341,22 @@ def is_transform_wrapper(t) -> bool:
     return _torch()._C._functorch.is_functorch_wrapped_tensor(t)
 
 
-@contextmanager
 def read_unrecorded(t):
-    """Within it, torch ops on ``t`` and on what :func:`plain_tensor` unwraps of it record no autograd graph,
-    and inside a torch.func transform they run on the values themselves (even the unwrapped tensor's ops
-    would otherwise go through the transform's layer)."""
+    """A context within which torch ops on ``t`` and on what :func:`plain_tensor` unwraps of it record no
+    autograd graph, and inside a torch.func transform run on the values themselves (even the unwrapped
+    tensor's ops would otherwise go through the transform's layer). Nothing at all for a plain tensor that
+    does not require grad, which records none: no_grad costs more than a small tensor's statistics."""
     torch = _torch()
-    with torch.no_grad(), torch._C._DisableFuncTorch() if is_transform_wrapper(t) else nullcontext():
+    wrapped = is_transform_wrapper(t)
+    if type(t) is torch.Tensor and not t.requires_grad and not wrapped:
+        return nullcontext()
+    return _unrecorded(wrapped)
+
+
+@contextmanager
+def _unrecorded(wrapped: bool):
+    torch = _torch()
+    with torch.no_grad(), torch._C._DisableFuncTorch() if wrapped else nullcontext():
         yield
 
 
