@@ -6,7 +6,6 @@ the array's device in bounded chunks. The text and HTML both render the one list
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
