@@ -133,17 +133,18 @@ def _written_by_dataclass(method) -> bool:
     return code is not None and code.co_filename == "<string>"
 
 
-def _prints_with_its_repr(plain, cls) -> bool:
-    """Whether IPython's pretty printer would print ``cls`` with its own repr (the printer lent replaces that,
-    and nothing else): no printer of anyone's for it or a class above it comes first."""
+def _pretty_printer(plain, cls):
+    """The printer IPython's pretty printer (``plain``'s) prints a ``cls`` with, as it looks one up: that of
+    the first class of the MRO with a type or deferred printer, unless a class before it has a
+    ``_repr_pretty_`` or ``__repr__`` of its own; None where the object's own repr prints it."""
     type_printers, deferred = trait_value(plain, "type_printers"), trait_value(plain, "deferred_printers")
-    owner = _repr_owner(cls)
     for c in cls.__mro__:
-        if c in type_printers or (c.__module__, c.__name__) in deferred:
-            return False
-        if c is owner:
-            return True
-    return False
+        printer = type_printers.get(c) or deferred.get((c.__module__, c.__name__))
+        if printer is not None:
+            return printer
+        if c is not object and ("_repr_pretty_" in vars(c) or callable(vars(c).get("__repr__"))):
+            return None
+    return None
 
 
 def _record_printer(obj, p, cycle) -> None:
@@ -227,14 +228,7 @@ class TensorFormatters:
         plain = self._registered_on[0] if self._registered_on else None
         if plain is None or cls is getattr(sys.modules.get("torch"), "Tensor", None):
             return True
-        type_printers, deferred = trait_value(plain, "type_printers"), trait_value(plain, "deferred_printers")
-        for c in cls.__mro__:
-            printer = type_printers.get(c) or deferred.get((c.__module__, c.__name__))
-            if printer is not None:
-                return printer == self.text
-            if c is not object and ("_repr_pretty_" in vars(c) or callable(vars(c).get("__repr__"))):
-                return False
-        return True
+        return _pretty_printer(plain, cls) == self.text
 
     def summary(self, obj) -> Summary:
         """The tensor's summary: shared by the formatters of one output, computed afresh for every other."""
@@ -337,7 +331,8 @@ class TensorFormatters:
                     holds_arrays = displayable(value)
         except Exception:  # an object's own code (a property, __getitem__, __class__) failed: IPython will say
             return []
-        lent = [cls for cls in records if _prints_with_its_repr(plain, cls)] if holds_arrays else []
+        # each record printed with its own repr, which ours replaces (not a printer of anyone's)
+        lent = [cls for cls in records if _pretty_printer(plain, cls) is None] if holds_arrays else []
         for cls in lent:
             plain.type_printers[cls] = _record_printer
         return lent
