@@ -140,12 +140,8 @@ def _gathered(obj) -> np.ndarray:
     (``np.asarray`` hands out JAX's own copy, which the array keeps and hands out again, or a view of one
     replica's memory.)"""
     array = np.empty(obj.shape, dtype=obj.dtype)
-    copied = set()
-    for shard in obj.addressable_shards:
-        where = tuple((index.start, index.stop, index.step) for index in shard.index)
-        if where not in copied:
-            copied.add(where)
-            array[shard.index] = np.asarray(shard.data)
+    for shard in _distinct(obj):
+        array[shard.index] = np.asarray(shard.data)
     return array
 
 
@@ -159,14 +155,18 @@ def _numpy_dtype(array: np.ndarray, ml_dtypes: bool = False) -> np.ndarray:
     return array.astype(np.int16 if jnp.issubdtype(array.dtype, jnp.integer) else np.float32)  # int4: kind "V"
 
 
-def _distinct_shards(obj) -> list:
-    """Each distinct shard this process holds, once (a replicated one has copies on several devices), as
-    (global index of its first element, the shard: a single-device jax.Array)."""
+def _distinct(obj) -> list:
+    """Each distinct shard this process holds, once: a replicated one has copies on several devices."""
     shards = {}
     for shard in obj.addressable_shards:
-        where = tuple((index.start, index.stop, index.step) for index in shard.index)
-        shards.setdefault(where, (tuple(index.start or 0 for index in shard.index), shard.data))
+        shards.setdefault(tuple((index.start, index.stop, index.step) for index in shard.index), shard)
     return list(shards.values())
+
+
+def _distinct_shards(obj) -> list:
+    """Each distinct shard this process holds, once, as (global index of its first element, the shard: a
+    single-device jax.Array)."""
+    return [(tuple(index.start or 0 for index in shard.index), shard.data) for shard in _distinct(obj)]
 
 
 def _as_tensors(shards) -> list | None:
