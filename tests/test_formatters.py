@@ -982,3 +982,22 @@ def test_at_narrow_widths_a_long_field_breaks_between_its_facts(width):
     assert all(len(line) <= width for line in lines), lines
     facts = ["min -4.761", "max 4.658", "mean -0.00156", "std 0.9999", "nan 1", "(first at [0, 17])"]
     assert all(any(fact in line for line in lines) for fact in facts)  # none was cut
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.int64, torch.bool,
+                                   torch.complex64], ids=str)
+def test_cuda_tensors_display_as_their_cpu_copies(display, dtype):
+    plain, html = display
+    t = torch.randn(300, 200, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 10
+    t[3, 4] = math.nan if dtype.is_floating_point or dtype.is_complex else t[3, 4]
+    t = (t > 0) if dtype is torch.bool else t.to(dtype)
+    on_cuda = t.cuda()[:, ::2]
+    text, expected = plain(on_cuda), plain(t[:, ::2])
+    assert text.split("\n", 1)[1] == expected.split("\n", 1)[1]  # the values shown
+    # the header, but for the device: the mean and std may differ in the last digit shown (other summation order)
+    header, expected_header = text.split("\n", 1)[0].split(" · "), expected.split("\n", 1)[0].split(" · ")
+    assert header[0] == expected_header[0].replace(" cpu", " cuda:0")
+    assert header[2].split()[:4] == expected_header[2].split()[:4]  # min and max
+    assert header[3:] == expected_header[3:]
+    assert html_facts(html(on_cuda))["device"] == "cuda:0"

@@ -434,3 +434,16 @@ def test_np_in_a_function_resolves_names_in_comprehensions_to_its_locals(ip):
     ip.run_cell("import torch\nx = torch.arange(5.0)\ndef k():\n    x = torch.tensor([-1.0])\n"
                 "    r = %np -q torch.stack([x for _ in range(2)])\n    return r\nresult = k()")
     np.testing.assert_array_equal(ip.user_ns["result"], [[-1.0], [-1.0]])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_np_copies_a_cuda_tensor_and_says_so(ip, capsys):
+    ip.run_cell("import torch\nt = torch.arange(12.0, device='cuda').reshape(3, 4).requires_grad_()")
+    array = ip.run_line_magic("np", "t[:, -1]")
+    np.testing.assert_array_equal(array, [3.0, 7.0, 11.0])
+    assert capsys.readouterr().out == "t[:, -1] -> ndarray float32 (3,): copied: detach, cuda:0 -> cpu\n"
+    ip.user_ns["t"].data.add_(1)  # the copy is the user's own: a write to the tensor does not reach it
+    np.testing.assert_array_equal(array, [3.0, 7.0, 11.0])
+    ip.run_line_magic("np", "")
+    assert capsys.readouterr().out.splitlines()[1].split() == ["t", "(3,", "4)", "float32", "cuda:0", "yes", "48",
+                                                               "B", "copy"]

@@ -604,3 +604,28 @@ def test_nan_in_every_chunk_of_one_signed_data_keeps_the_true_extremes(offset):
     assert (result.count, result.nan) == (finite.numel(), 41)
     assert math.isclose(result.mean, finite.mean().item(), rel_tol=1e-6)
     assert math.isclose(result.std, finite.std(correction=0).item(), rel_tol=1e-5)
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.complex64,
+                                   torch.int64, torch.int32, torch.uint8], ids=str)
+@pytest.mark.parametrize("data", ["normal", "offset", "non-finite", "transposed"])
+def test_on_cuda_the_statistics_equal_the_cpu_ones(dtype, data):
+    if data == "non-finite" and not (dtype.is_floating_point or dtype.is_complex):
+        pytest.skip("integers hold no NaN or Inf")
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(1500, 700, generator=g, dtype=torch.float64) * 100  # 1.05e6 elements: an exact histogram
+    if data == "offset":
+        t += 10_000
+    if data == "non-finite":
+        t[::7, ::13], t[1::11, ::3], t[2::17, ::5] = math.nan, math.inf, -math.inf
+    if not (dtype.is_floating_point or dtype.is_complex):  # a float out of an integer's range casts differently
+        t = t.round().clamp(torch.iinfo(dtype).min, torch.iinfo(dtype).max)
+    t = t.to(dtype)
+    if data == "transposed":
+        t = t.T
+    on_cpu, on_cuda = tensor_stats(t), tensor_stats(t.cuda())
+    exact = ("count", "min", "max", "nan", "posinf", "neginf", "histogram", "of", "first_non_finite")
+    assert {f: getattr(on_cuda, f) for f in exact} == {f: getattr(on_cpu, f) for f in exact}
+    assert math.isclose(on_cuda.mean, on_cpu.mean, rel_tol=1e-6, abs_tol=1e-6 * on_cpu.std)
+    assert math.isclose(on_cuda.std, on_cpu.std, rel_tol=1e-6)
