@@ -8,7 +8,7 @@ Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_chec
 2. Displaying a float32 tensor of --gib GiB (text and HTML, as Jupyter asks for both): time, host memory
    growth (resident set, and its peak during the display) and the peak extra device memory the
    statistics took; the same for lovely-tensors when installed, side by side.
-3. The statistics' plan on the device, for normal, offset and NaN-holding data: time against t.sum(),
+3. The statistics' plan on the device, for normal, offset, NaN-holding and half-precision data: time against t.sum(),
    kernel launches (torch.profiler) and waits for the device (torch.cuda.set_sync_debug_mode).
 """
 
@@ -121,21 +121,29 @@ def check_stats_plan(device: str, gib: float) -> None:
     elements = int(gib * 2**30 / 4)
     print(f"\n3. the statistics' plan on {device}, {elements:,} float32 elements")
     on_gpu = device.startswith("cuda")
-    for data in ("normal", "offset by 1000", "a NaN every 1000"):
+    for data in ("normal", "offset by 1000", "a NaN every 1000", "bfloat16", "float16 offset by 10"):
         t = torch.randn(elements, device=device)
         if data.startswith("offset"):
             t += 1000
         elif data.startswith("a NaN"):
             t[::1000] = math.nan
+        elif data.startswith("float16"):
+            t = (t + 10).half()
+        elif data == "bfloat16":
+            t = t.bfloat16()
         tensor_stats(t[:1000]), t.sum()  # warm-up
         _synchronize(device)
         started = time.perf_counter()
         t.sum().item()
         baseline = time.perf_counter() - started
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
         started = time.perf_counter()
         tensor_stats(t, max_elements=0)
         _synchronize(device)
         seconds = time.perf_counter() - started
+        memory = f"{(torch.cuda.max_memory_allocated() - before) / 2**20:.1f} MiB" if on_gpu else "n/a"
         launches = waits = "n/a"
         if on_gpu:
             from torch.profiler import ProfilerActivity, profile
@@ -152,8 +160,8 @@ def check_stats_plan(device: str, gib: float) -> None:
                 finally:
                     torch.cuda.set_sync_debug_mode("default")
             waits = sum("synchroniz" in str(w.message) for w in caught)
-        print(f"  {data:18} {seconds * 1e3:8.1f} ms = {seconds / baseline:5.1f} x t.sum() "
-              f"({baseline * 1e3:.1f} ms); kernels {launches}; waits {waits}")
+        print(f"  {data:21} {seconds * 1e3:8.1f} ms = {seconds / baseline:5.1f} x t.sum() "
+              f"({baseline * 1e3:.1f} ms); kernels {launches}; waits {waits}; device memory peak extra {memory}")
         del t
 
 

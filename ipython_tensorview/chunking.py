@@ -15,6 +15,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
+import numpy as np
+
 from .adapters.torch import decoded, decoded_dtype, read_by_rows
 
 
@@ -188,6 +190,27 @@ def scale_(values, exponent: int):
     return values
 
 
+def magnitude(z, out, work):
+    """|z| of complex64 values into the float64 tensor ``out``, as sqrt(re * re + im * im), and infinite
+    wherever a part is (NaN or not, as hypot has it). The squares of float32 parts are exact in float64 and
+    each step is rounded correctly, once, so every chunking, device and the small tensors' NumPy path give
+    the same bits. (torch's abs, and its float64 sqrt on the CPU, round their vector lanes and their scalar
+    tail apart; NumPy's sqrt and CUDA's are exact.) ``work``'s buffers hold the steps."""
+    torch = _torch()
+    parts = torch.view_as_real(z.resolve_conj())
+    n = z.numel()
+    squares = work.buffer("squares", torch.float64, n).view(z.shape).copy_(parts[..., 1])
+    out.copy_(parts[..., 0]).mul_(out)
+    largest = torch.fmax(out, squares.mul_(squares), out=work.buffer("largest", torch.float64, n).view(z.shape))
+    out.add_(squares)
+    if out.device.type == "cpu":
+        np.sqrt(out.numpy(), out=out.numpy())
+    else:
+        out.sqrt_()
+    infinite = torch.eq(largest, math.inf, out=work.buffer("infinite", torch.bool, n).view(z.shape))
+    return out.masked_fill_(infinite, math.inf)
+
+
 class Workspace:
     """Chunk-sized buffers reused by every chunk of a pass.
 
@@ -230,10 +253,10 @@ class Workspace:
             return piece
         out = self.buffer("values", self.dtype, piece.numel())
         if piece.is_complex():
+            if piece.dtype == torch.complex64:  # |z| in float64: abs computes in its parts' precision
+                return magnitude(piece, out.view(piece.shape), self)
             if piece.dtype == torch.complex32:  # no abs kernel for it
                 piece = piece.to(torch.complex64)
-            elif piece.dtype == torch.complex64:  # |z| in float64: abs computes in its parts' precision
-                piece = self.buffer("complex", torch.complex128, piece.numel()).copy_(piece)
             return torch.abs(piece, out=out)
         return out.copy_(piece)
 

@@ -255,7 +255,9 @@ def _copy(array: np.ndarray, policy: str) -> np.ndarray:
     try:
         if _keeps_repeats(array):  # each stored element once, repeated as before (read-only)
             stored = array[tensor_kinds.one_of_each_repeat(array.strides)]
+            tensor_kinds.ensure_memory_for(stored.nbytes)
             return np.broadcast_to(stored.copy(order="K"), array.shape)
+        tensor_kinds.ensure_memory_for(array.nbytes)
         return array.copy(order="K")
     except MemoryError as e:
         raise MemoryError(

@@ -38,6 +38,7 @@ from .chunking import (
     Workspace,
     can_confine_threads,
     exponent,
+    flat_in_memory_order,
     sample_in_memory_order,
     scale_,
     to_host,
@@ -55,6 +56,8 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 19
 CPU_WORKERS = 4
 # how each device reads a tensor (see tensor_stats); devices not named here take "whole"
 PLANS = {"cpu": "chunks"}
+# float16 and bfloat16 on an accelerator are summed in float32 over rows of this many (see _half_precision_sums)
+HALF_ROW = 1 << 14
 # the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
 SAMPLE_PIECE = 1 << 16
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
@@ -62,6 +65,9 @@ SMALL_ELEMENTS = 4096
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
+# Welford's variance (var_mean) is trusted while |mean| * eps <= std * this: the running mean's rounding
+# errors, some ulps of the mean, then move the variance by a part in 2**40 or less
+_WELFORD_MEAN_TO_STD = 2.0**-20
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class _Moments:
     posinf: int = 0
     neginf: int = 0
     integer_extremes: tuple[int, int] | None = None
+    variance: float | None = None  # of the whole tensor, from Welford's update: no cancellation to fear
 
 
 def _host_pass(t, walk: Walk, step: int):
@@ -268,21 +275,58 @@ def _first_pass(t, walk: Walk) -> _Moments:
 def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     """The first pass as one reduction of each kind over the whole tensor: a few kernels and one wait.
 
-    On an accelerator each chunk costs kernel launches, so min, max, the sum and the sum of squares (the
-    square of the 2-norm) are each taken over the whole tensor, whatever its strides, accumulated in
-    float64. Only where they show NaN or Inf are the chunks visited, to count them and keep them out.
+    On an accelerator each chunk costs kernel launches, so each statistic is one reduction over the whole
+    tensor, whatever its strides, and none allocates a copy of it (a reduction asked for a wider dtype than
+    its input's converts the whole input first, except half precision to float32): float32 and float64 take
+    their mean and variance from Welford's update (``var_mean``), which does not cancel; float16 and
+    bfloat16 their sum and sum of squares in float32. Only where min or max show NaN or Inf are the chunks
+    visited, to count them and keep them out; only data very far from zero relative to its spread
+    (|mean| > std * 2**-20 / eps) takes the careful pass in chunks.
     """
     torch = _torch()
     low, high = torch.aminmax(t)
-    norm = torch.linalg.vector_norm(t, dtype=torch.float64)
-    row = torch.stack((low.double(), high.double(), t.sum(dtype=torch.float64), norm * norm))
-    low, high, total, squares = to_host(row)
-    if math.isfinite(low) and math.isfinite(high):  # one row: the whole tensor as a single chunk
-        return _Moments(*(np.array([x]) for x in (t.numel(), low, high, total, squares)), np.array([], int))
-    indices, table = _finite_moments(walk, None)  # every chunk, each a row
-    moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
-    moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
+    welford = t.dtype in (torch.float32, torch.float64)
+    if welford:
+        variance, mean = torch.var_mean(t, correction=0)
+        row = (low, high, mean, variance)
+    else:
+        row = (low, high, *_half_precision_sums(t))
+    low, high, first, second = to_host(torch.stack([x.double() for x in row])).tolist()  # (inf, not a warning)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        indices, table = _finite_moments(walk, None)  # every chunk, each a row
+        moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
+        moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
+        return moments
+    count = t.numel()
+    if welford:  # the sums the checks of the raw sums read: where the variance overflowed, infinite
+        total, squares = first * count, (second + first * first) * count
+    else:
+        total, squares = first, second
+    moments = _Moments(*(np.array([x]) for x in (count, low, high, total, squares)), np.array([], int))
+    moments.variance = second if welford else None
     return moments
+
+
+def _half_precision_sums(t):
+    """The sum and the sum of squares of float16 or bfloat16 values, as float64 tensors on their device.
+
+    Each is a float32 reduction (a mixed-precision one: no float32 copy) over rows of ``HALF_ROW`` elements
+    where the tensor has a flat view in memory order, the rows' results added in float64: a float32 sum
+    over billions of elements in one reduction would be off by parts in ten thousand.
+    """
+    torch = _torch()
+    flat = flat_in_memory_order(t)
+    if flat is None:
+        parts = [t]
+    else:
+        whole_rows = flat.numel() // HALF_ROW * HALF_ROW
+        parts = [flat[:whole_rows].view(-1, HALF_ROW), flat[whole_rows:]]
+    total = squares = 0
+    for part in parts:
+        norms = torch.linalg.vector_norm(part, dim=-1, dtype=torch.float32).double().reshape(-1)
+        total = total + part.sum(dim=-1, dtype=torch.float32).double().sum()
+        squares = squares + torch.dot(norms, norms)
+    return total, squares
 
 
 def _take_finite_moments(moments: _Moments, indices, table) -> None:
@@ -359,6 +403,8 @@ def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, flo
     mean = total / count
     if not (math.isfinite(mean) and math.isfinite(squares)):
         return None  # a sum overflowed the work dtype
+    if moments.variance is not None and abs(mean) * info.eps <= math.sqrt(moments.variance) * _WELFORD_MEAN_TO_STD:
+        return float(mean), math.sqrt(moments.variance)
     variance = squares / count - mean * mean
     if variance <= 0 or mean * mean >= _CANCELLING_MEAN_TO_STD**2 * variance:
         return None  # the spread is lost in the sums of squares, or may be
@@ -464,8 +510,13 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     torch = _torch()
     if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
         array = t.to(torch.complex64).abs().numpy()
-    elif t.is_complex():  # |z| in float64, as the chunks take it: complex64's reaches beyond float32
-        array = t.to(torch.complex128).abs().numpy()
+    elif t.dtype == torch.complex64:  # |z| in float64, as the chunks take it (chunking.magnitude)
+        z = t.resolve_conj().numpy()
+        real, imaginary = z.real.astype(np.float64), z.imag.astype(np.float64)
+        array = np.sqrt(real * real + imaginary * imaginary)
+        array[np.isinf(real) | np.isinf(imaginary)] = np.inf  # as hypot has it, beside NaN too
+    elif t.is_complex():
+        array = t.abs().numpy()
     elif t.dtype in _small_dtypes()[0]:
         array = t.resolve_neg().numpy()
     else:  # float16, bfloat16, float8: as float64

@@ -9,6 +9,7 @@ the dtype or a conj/neg bit requires it. ``t.numpy()`` on the result shares its 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from contextlib import contextmanager, nullcontext
 
@@ -367,12 +368,41 @@ def allocate_host(shape, dtype):
 
 def _allocating(make, nbytes: int):
     """``make()``, which allocates ``nbytes``; MemoryError saying how many, where torch's allocator fails."""
+    ensure_memory_for(nbytes)
     try:
         return make()
     except RuntimeError as e:
         if "can't allocate memory" not in str(e) and "not enough memory" not in str(e):
             raise
         raise MemoryError(no_memory_message(nbytes)) from e
+
+
+# copies up to this size are made without asking the system how much memory is left (reading it costs more)
+UNCHECKED_BYTES = 64 * 2**20
+
+
+def ensure_memory_for(nbytes: int) -> None:
+    """MemoryError saying how many bytes, before a copy of ``nbytes`` that the host cannot hold is begun.
+
+    Where the system overcommits memory (Linux often does), an allocation larger than the memory left
+    succeeds, and the process is killed while the copy fills it: so the size is checked first.
+    """
+    if nbytes > UNCHECKED_BYTES and nbytes > available_memory():
+        raise MemoryError(no_memory_message(nbytes))
+
+
+def available_memory() -> float:
+    """Bytes the host can still give: MemAvailable plus free swap on Linux, else the physical memory."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            fields = dict(line.split(b":", 1) for line in f)
+        return sum(int(fields[name].split()[0]) * 1024 for name in (b"MemAvailable", b"SwapFree"))
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # (Windows has no sysconf; it does not overcommit)
+        return math.inf
 
 
 def no_memory_message(nbytes: int) -> str:

@@ -5,6 +5,10 @@ import socket
 
 import pytest
 import torch
+
+# JAX arrays in the tests live on the CPU, as they do on a machine without an accelerator; the tests of
+# arrays on a GPU ask for it (test_adapters.py)
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 from hypothesis import settings as hypothesis_settings
 from IPython.core.formatters import HTMLFormatter, PlainTextFormatter
 from IPython.testing import globalipapp

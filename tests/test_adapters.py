@@ -447,6 +447,42 @@ def test_a_cupy_array_is_read_on_its_device_and_copied_once(settings):
     np.testing.assert_array_equal(result.array, np.arange(12, dtype=np.float32).reshape(3, 4))
 
 
+ON_A_GPU = """
+import json, numpy as np, jax, jax.numpy as jnp
+from ipython_tensorview import convert
+from ipython_tensorview.config import TensorView
+from ipython_tensorview.render_text import render_text
+from ipython_tensorview.summary import summarize
+found = {}
+for dtype in ("float32", "bfloat16"):
+    x = jnp.arange(12, dtype=dtype).reshape(3, 4)
+    result = convert(x)
+    found[dtype] = [render_text(summarize(x, TensorView())).splitlines()[0], str(result),
+                    np.array_equal(result.array, np.arange(12).reshape(3, 4))]
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_jax_array_on_a_gpu_is_read_there_and_copied_once():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "JAX_PLATFORMS": "cuda"}  # (the tests' own JAX is held to the CPU)
+    done = subprocess.run([sys.executable, "-c", ON_A_GPU], capture_output=True, text=True, timeout=180,
+                          env=environment)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["float32"] == [
+        "jax.Array (3, 4) float32 cuda:0 · memory immutable · 48 B · min 0 max 11 mean 5.5 std 3.452 · "
+        "█ █ █ █ █ █  █ █ █ █ █ █",
+        "ndarray float32 (3, 4): copied: cuda:0 -> cpu", True]
+    assert found["bfloat16"][1:] == ["ndarray float32 (3, 4): copied: cuda:0 -> cpu, bfloat16 -> float32", True]
+    assert found["bfloat16"][0] == found["float32"][0].replace("float32", "bfloat16").replace("48 B", "24 B")
+
+
 def test_a_bfloat16_jax_array_through_ml_dtypes_is_read_only(settings):
     settings.ml_dtypes = True
     x = jnp.arange(4).astype(jnp.bfloat16)

@@ -554,3 +554,32 @@ def test_a_dispatch_mode_that_objects_to_the_tensor_gives_a_conversion_error():
     t = torch.arange(3.0)
     with FakeTensorMode(), pytest.raises(TensorConversionError, match="^Tensor could not be read: AssertionError"):
         convert(t)
+
+
+@pytest.mark.parametrize("make, nbytes", [
+    (lambda: torch.sparse_coo_tensor(torch.zeros(1, 1, dtype=torch.long), torch.ones(1), (2**25,), check_invariants=True),
+     2**27),
+    (lambda: torch._efficientzerotensor(2**25), 2**27),
+    (lambda: torch.ones(2**25, dtype=torch.float64).numpy(), 2**28),  # an array-like's copy
+], ids=["sparse", "ZeroTensor", "ndarray"])
+def test_a_copy_larger_than_the_memory_left_is_refused_before_it_begins(monkeypatch, make, nbytes):
+    # where the system overcommits, the allocation would succeed and the copy be killed: nothing is allocated
+    from ipython_tensorview import tensor_kinds
+
+    monkeypatch.setattr(tensor_kinds, "available_memory", lambda: nbytes - 1)
+    x = make()
+    message = f"the copy needs {format_bytes(nbytes)} ({nbytes:,} bytes), more memory than can be allocated"
+    with pytest.raises(MemoryError, match=f"^{re.escape(message)}"):
+        convert(x, "always")
+    monkeypatch.setattr(tensor_kinds, "available_memory", lambda: nbytes)
+    assert convert(x, "always").array.nbytes == nbytes
+
+
+def test_the_memory_left_is_read_from_the_system():
+    from ipython_tensorview.tensor_kinds import available_memory
+
+    if sys.platform.startswith("linux"):
+        fields = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+        expected = sum(int(fields[name].split()[0]) * 1024 for name in ("MemAvailable", "SwapFree"))
+        assert abs(available_memory() - expected) < 2**30  # read a moment apart
+    assert 0 < available_memory()

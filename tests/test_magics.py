@@ -445,5 +445,5 @@ def test_np_copies_a_cuda_tensor_and_says_so(ip, capsys):
     ip.user_ns["t"].data.add_(1)  # the copy is the user's own: a write to the tensor does not reach it
     np.testing.assert_array_equal(array, [3.0, 7.0, 11.0])
     ip.run_line_magic("np", "")
-    assert capsys.readouterr().out.splitlines()[1].split() == ["t", "(3,", "4)", "float32", "cuda:0", "yes", "48",
+    assert capsys.readouterr().out.splitlines()[1].split() == ["t", "(3,", "4)", "float32", "cuda:0", "requires_grad", "48",
                                                                "B", "copy"]

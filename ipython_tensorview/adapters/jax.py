@@ -49,7 +49,14 @@ def _devices(obj) -> list:
 
 
 def device_name(device) -> str:
-    return f"{device.platform}:{device.id}"
+    """JAX's own name of a device, ``cpu:0`` or ``cuda:0`` (as torch names the same GPU), where it gives one
+    of that form; else the platform's (``gpu``, ``tpu``) and the id."""
+    return f"{_device_kind(device)}:{device.id}"
+
+
+def _device_kind(device) -> str:
+    kind, _, number = str(device).rpartition(":")
+    return kind if kind and number == str(device.id) else device.platform
 
 
 def _devices_text(devices) -> str:
@@ -57,7 +64,7 @@ def _devices_text(devices) -> str:
         return device_name(devices[0])
     ids = [d.id for d in devices]
     span = f"{ids[0]}..{ids[-1]}" if ids == list(range(ids[0], ids[-1] + 1)) else ",".join(map(str, ids))
-    return f"{devices[0].platform}:{span}"
+    return f"{_device_kind(devices[0])}:{span}"
 
 
 def sharded(obj) -> bool:
