@@ -100,7 +100,7 @@ def check_display(device: str, gib: float) -> None:
     TensorFormatters(TensorView()).register(plain, html, display)
     t = torch.randn(elements, device=device)
     small = torch.randn(1000, device=device)
-    plain(small), html(small)  # warm-up: first kernel launches, imports
+    plain(small), html(small), plain(small[::3])  # warm-up: first kernel launches (a strided sample's too), imports
     _synchronize(device)
     measure_display("t.sum() (one pass)", lambda x: repr(x.sum().item()), t, device)
     measure_display("this extension: text + html", lambda x: display.format(x)[0]["text/plain"], t, device)
