@@ -12,7 +12,6 @@ torch tensor if torch is already imported.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import weakref
 from dataclasses import dataclass
@@ -191,18 +190,9 @@ def _copy_verdict(nbytes: int) -> str:
     where there is nothing to copy."""
     if not nbytes:
         return "empty"
-    memory = _physical_memory()
-    if memory and nbytes > memory:
+    if not tensor_kinds.memory_for(nbytes):  # as the conversion would refuse it
         return f"refused: copy of {format_bytes(nbytes)}, over memory"
     return "copy"
-
-
-def _physical_memory() -> int:
-    """Bytes of RAM, or 0 where the system does not say (the check is then skipped)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return 0
 
 
 def _resolve_policy(copy, settings: TensorView) -> str:

@@ -66,9 +66,10 @@ _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "ui
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
 # Welford's variance (var_mean) is trusted while |mean| * eps <= std * this. The running mean's rounding
-# moves the std by about (3 * eps * |mean| / std)**2 / 2: over 2**30 float32 values on an H200, 1.2e-8 at
-# |mean| = 1000 std, 3.2e-6 at 10**4 std, 1.8e-4 at 10**5 std; at this limit, below 1e-7
-_WELFORD_MEAN_TO_STD = 2.0**-13
+# moves the std by about (c * eps * |mean| / std)**2 / 2. Over 2**30 float32 values on an H200, c is
+# about 3: 1.2e-8 at |mean| = 1000 std, 3.2e-6 at 10**4 std, 1.8e-4 at 10**5 std; at float32's limit,
+# below 1e-7. torch's CPU kernel was seen at c near 80 in float64, whose limit leaves room for that.
+_WELFORD_MEAN_TO_STD = {"float32": 2.0**-13, "float64": 2.0**-20}
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     their mean and variance from Welford's update (``var_mean``), which does not cancel; float16 and
     bfloat16 their sum and sum of squares in float32. Only where min or max show NaN or Inf are the chunks
     visited, to count them and keep them out; only data very far from zero relative to its spread
-    (|mean| > std * 2**-13 / eps: 1024 std for float32) takes the careful pass in chunks.
+    (beyond 1024 std in float32, 2**32 std in float64) takes the careful pass in chunks.
     """
     torch = _torch()
     # (CUDA's aminmax copies an input that is not contiguous, such as the strided sample of a huge tensor)
@@ -309,20 +310,27 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     return moments
 
 
+def _half_precision_rows(t) -> list | None:
+    """``t``'s elements as views whose last dimension is at most ``HALF_ROW`` long: rows of a flat view in
+    memory order, or of a 1-D tensor whatever its stride (a strided sample); None where neither exists."""
+    flat = flat_in_memory_order(t)
+    if flat is None and t.dim() == 1:
+        flat = t
+    if flat is None:
+        return None
+    whole_rows = flat.numel() // HALF_ROW * HALF_ROW
+    return [flat[:whole_rows].unflatten(0, (-1, HALF_ROW)), flat[whole_rows:]]
+
+
 def _half_precision_sums(t):
     """The sum and the sum of squares of float16 or bfloat16 values, as float64 tensors on their device.
 
     Each is a float32 reduction (a mixed-precision one: no float32 copy) over rows of ``HALF_ROW`` elements
-    where the tensor has a flat view in memory order, the rows' results added in float64: a float32 sum
-    over billions of elements in one reduction would be off by parts in ten thousand.
+    (see :func:`_half_precision_rows`), the rows' results added in float64: a float32 sum over billions of
+    elements in one reduction would be off by parts in ten thousand.
     """
     torch = _torch()
-    flat = flat_in_memory_order(t)
-    if flat is None:
-        parts = [t]
-    else:
-        whole_rows = flat.numel() // HALF_ROW * HALF_ROW
-        parts = [flat[:whole_rows].view(-1, HALF_ROW), flat[whole_rows:]]
+    parts = _half_precision_rows(t)
     total = squares = 0
     for part in parts:
         norms = torch.linalg.vector_norm(part, dim=-1, dtype=torch.float32).double().reshape(-1)
@@ -405,7 +413,9 @@ def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, flo
     mean = total / count
     if not (math.isfinite(mean) and math.isfinite(squares)):
         return None  # a sum overflowed the work dtype
-    if moments.variance is not None and abs(mean) * info.eps <= math.sqrt(moments.variance) * _WELFORD_MEAN_TO_STD:
+    trusted = moments.variance is not None and (
+        abs(mean) * info.eps <= math.sqrt(moments.variance) * _WELFORD_MEAN_TO_STD[dtype_name(work_dtype)])
+    if trusted:
         return float(mean), math.sqrt(moments.variance)
     variance = squares / count - mean * mean
     if variance <= 0 or mean * mean >= _CANCELLING_MEAN_TO_STD**2 * variance:
@@ -513,7 +523,7 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
         array = t.to(torch.complex64).abs().numpy()
     elif t.dtype == torch.complex64:  # |z| in float64, as the chunks take it (chunking.magnitude)
-        z = t.resolve_conj().numpy()
+        z = t.resolve_conj().resolve_neg().numpy()
         real, imaginary = z.real.astype(np.float64), z.imag.astype(np.float64)
         array = np.sqrt(real * real + imaginary * imaginary)
         array[np.isinf(real) | np.isinf(imaginary)] = np.inf  # as hypot has it, beside NaN too
@@ -638,9 +648,11 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         sample = None
         if plan == "chunks":
             moments, sample = _host_pass(t, walk, step)
-        elif t.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        elif t.dtype in (torch.float32, torch.float64) or (
+                t.dtype in (torch.float16, torch.bfloat16) and _half_precision_rows(t) is not None):
             moments = _whole_tensor_pass(t, walk)
-        else:  # every dtype the reductions lack (float8, complex, integers...) is read in chunks
+        else:  # every dtype the reductions lack (float8, complex, integers...) and half precision without
+            # rows to sum accurately (a slice with gaps along several dimensions) is read in chunks
             moments = _first_pass(t, walk)
         for work in walk.workspaces:  # the first pass's buffers are not the next passes' ones
             work.clear()

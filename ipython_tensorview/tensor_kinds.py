@@ -387,21 +387,40 @@ def ensure_memory_for(nbytes: int) -> None:
     Where the system overcommits memory (Linux often does), an allocation larger than the memory left
     succeeds, and the process is killed while the copy fills it: so the size is checked first.
     """
-    if nbytes > UNCHECKED_BYTES and nbytes > available_memory():
+    if not memory_for(nbytes):
         raise MemoryError(no_memory_message(nbytes))
 
 
+def memory_for(nbytes: int) -> bool:
+    """Whether a copy of ``nbytes`` fits in the memory left (one up to ``UNCHECKED_BYTES`` is taken to)."""
+    return nbytes <= UNCHECKED_BYTES or nbytes <= available_memory()
+
+
 def available_memory() -> float:
-    """Bytes the host can still give: MemAvailable plus free swap on Linux, else the physical memory."""
+    """Bytes the process can still be given: on Linux, MemAvailable plus free swap, and no more than its
+    control group's limit leaves (a container's); elsewhere, the physical memory."""
     try:
         with open("/proc/meminfo", "rb") as f:
             fields = dict(line.split(b":", 1) for line in f)
-        return sum(int(fields[name].split()[0]) * 1024 for name in (b"MemAvailable", b"SwapFree"))
+        host = sum(int(fields[name].split()[0]) * 1024 for name in (b"MemAvailable", b"SwapFree"))
     except (OSError, KeyError, ValueError):
-        pass
+        try:
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):  # (Windows has no sysconf; it does not overcommit)
+            return math.inf
+    return min(host, _control_group_room())
+
+
+def _control_group_room() -> float:
+    """What the memory limit of this process's control group (v2) leaves, or infinity where none is set."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # (Windows has no sysconf; it does not overcommit)
+        with open("/sys/fs/cgroup/memory.max", "rb") as f:
+            limit = f.read().strip()
+        if limit == b"max":
+            return math.inf
+        with open("/sys/fs/cgroup/memory.current", "rb") as f:
+            return int(limit) - int(f.read())
+    except (OSError, ValueError):
         return math.inf
 
 

@@ -583,3 +583,15 @@ def test_the_memory_left_is_read_from_the_system():
         expected = sum(int(fields[name].split()[0]) * 1024 for name in ("MemAvailable", "SwapFree"))
         assert abs(available_memory() - expected) < 2**30  # read a moment apart
     assert 0 < available_memory()
+
+
+def test_the_verdict_refuses_what_the_conversion_would(monkeypatch):
+    from ipython_tensorview import tensor_kinds
+
+    z = torch._efficientzerotensor(2**25)  # a copy of 128 MiB, whatever the policy
+    monkeypatch.setattr(tensor_kinds, "available_memory", lambda: 2**27 - 1)
+    assert verdict(z) == "refused: copy of 128.0 MiB, over memory"
+    with pytest.raises(MemoryError):
+        convert(z)
+    monkeypatch.setattr(tensor_kinds, "available_memory", lambda: 2**27)
+    assert verdict(z) == "copy" and convert(z).array.nbytes == 2**27

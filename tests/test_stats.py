@@ -668,3 +668,28 @@ def test_on_cuda_the_statistics_equal_the_cpu_ones(dtype, data):
     for found in (on_cpu, on_cuda):  # (the CPU's chunks sum in float32: a few parts in a million)
         assert math.isclose(found.mean, finite.mean().item(), rel_tol=1e-5, abs_tol=1e-5 * found.std)
         assert math.isclose(found.std, finite.std(correction=0).item(), rel_tol=1e-5)
+
+
+def test_a_small_complex64_neg_view_reads_its_magnitudes(path):
+    z = torch.tensor([1 + 2j, 3 - 4j], dtype=torch.complex64)
+    result = tensor_stats(torch._neg_view(z))  # (no public route to a complex neg view)
+    assert (result.of, result.count, result.min, result.max) == ("|z|", 2, math.sqrt(5), 5.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("make", [
+    lambda g: torch.randn(1 << 22, generator=g) * 1000,
+    lambda g: torch.tensor([65504.0, -65504.0]).repeat(1 << 21),
+], ids=["N(0, 1000)", "+-65504"])
+def test_the_accelerator_plan_sums_a_strided_half_precision_tensor_in_rows(make, dtype):
+    t = make(torch.Generator().manual_seed(0)).to(dtype)[1::5]  # a 1-D view with no flat view in memory order
+    truth = t.double()
+    result = tensor_stats(t, plan="whole")  # (one float32 sum over all of them: off by 1e-4 at +-65504)
+    assert math.isclose(result.std, truth.std(correction=0).item(), rel_tol=1e-5)  # the CPU chunks' precision
+    assert math.isclose(result.mean, truth.mean().item(), rel_tol=1e-5, abs_tol=1e-5 * result.std)
+
+
+def test_welford_is_trusted_only_where_its_float64_error_is_negligible():
+    t = torch.randn(1 << 22, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 5e11
+    truth = (t - 5e11).std(correction=0).item()  # (the offset is exact in float64 at this magnitude)
+    assert math.isclose(tensor_stats(t, plan="whole").std, truth, rel_tol=1e-9)
