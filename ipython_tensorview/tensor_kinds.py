@@ -411,17 +411,25 @@ def available_memory() -> float:
     return min(host, _control_group_room())
 
 
+# a control group's memory limit and use: version 2's files, then version 1's
+_CONTROL_GROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
 def _control_group_room() -> float:
-    """What the memory limit of this process's control group (v2) leaves, or infinity where none is set."""
-    try:
-        with open("/sys/fs/cgroup/memory.max", "rb") as f:
-            limit = f.read().strip()
-        if limit == b"max":
-            return math.inf
-        with open("/sys/fs/cgroup/memory.current", "rb") as f:
-            return int(limit) - int(f.read())
-    except (OSError, ValueError):
-        return math.inf
+    """What the memory limit of this process's control group leaves, or infinity where none is set (version
+    2 writes "max"; version 1 a number near 2**63)."""
+    for limit_file, usage_file in _CONTROL_GROUP_FILES:
+        try:
+            with open(limit_file, "rb") as f:
+                limit = f.read().strip()
+            if limit == b"max" or int(limit) >= 2**62:
+                return math.inf
+            with open(usage_file, "rb") as f:
+                return int(limit) - int(f.read())
+        except (OSError, ValueError):
+            continue
+    return math.inf
 
 
 def no_memory_message(nbytes: int) -> str:

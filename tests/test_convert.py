@@ -595,3 +595,20 @@ def test_the_verdict_refuses_what_the_conversion_would(monkeypatch):
         convert(z)
     monkeypatch.setattr(tensor_kinds, "available_memory", lambda: 2**27)
     assert verdict(z) == "copy" and convert(z).array.nbytes == 2**27
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_control_groups_limit_caps_the_memory_left(monkeypatch, tmp_path, version):
+    from ipython_tensorview import tensor_kinds
+
+    limit, usage = tmp_path / "limit", tmp_path / "usage"
+    missing = (str(tmp_path / "none"), str(tmp_path / "none"))
+    files = [missing, (str(limit), str(usage))] if version == 1 else [(str(limit), str(usage)), missing]
+    monkeypatch.setattr(tensor_kinds, "_CONTROL_GROUP_FILES", files)
+    limit.write_text("max\n" if version == 2 else f"{2**63 - 4096}\n")
+    usage.write_text(f"{2**30}\n")
+    assert tensor_kinds._control_group_room() == float("inf")
+    limit.write_text(f"{3 * 2**30}\n")
+    assert tensor_kinds._control_group_room() == 2 * 2**30
+    if sys.platform.startswith("linux"):
+        assert tensor_kinds.available_memory() <= 2 * 2**30
