@@ -9,6 +9,7 @@ are wanted; an accelerator keeps every result on the device and waits once.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from dataclasses import dataclass
 
@@ -59,21 +60,28 @@ def _blocks(t, limit: int, lead: tuple[int, ...] = ()):
         yield lead, start, part[start : start + rows]
 
 
-def locate(t, limit: int, stop_early: bool) -> Location | None:
+def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] | None = None) -> Location | None:
     """Where ``t``'s NaN and Inf values are (see the module's description), or None where it holds none.
 
     ``stop_early`` (the CPU): stop at the first block holding one where no counts are wanted.
+    ``spans``: sorted ranges of indices in C order (``[start, stop)``) outside which ``t`` is known to hold
+    none (the chunks whose min or max was not finite): blocks outside them are not read.
     """
     torch = _torch()
     counted = [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
     counts = {d: torch.zeros(t.shape[d], dtype=torch.int64, device=t.device) for d in counted}
     firsts = []
     strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
+    stops = [stop for _, stop in spans] if spans is not None else None
     for lead, start, block in _blocks(t, limit):
+        base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
+        if stops is not None:  # the first span ending past the block's start must begin before its end
+            index = bisect.bisect_right(stops, base)
+            if index == len(spans) or spans[index][0] >= base + block.numel():
+                continue
         if block.dtype.itemsize == 1 and block.is_floating_point():  # float8: no isfinite kernel
             block = block.float()
         bad = torch.isfinite(block).logical_not_()
-        base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
         flat = bad.reshape(-1)
         if stop_early and not firsts and flat.any():
             firsts.append(torch.tensor(base + int(flat.byte().argmax()), device=t.device))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -90,6 +90,8 @@ class Stats:
     histogram_step: int = 1  # the histogram counts every element (1) or every n-th in memory order
     first_non_finite: tuple[int, ...] | None = None  # the index of the first NaN or Inf, in index order
     non_finite_by_dim: tuple[AxisCounts, ...] = ()  # 2-D and 3-D: which indices of each dimension hold them
+    # where the first pass could tell: ranges of indices in C order outside which there is no NaN or Inf
+    non_finite_within: tuple[tuple[int, int], ...] | None = field(default=None, compare=False, repr=False)
 
     def non_finite(self) -> list[tuple[str, int]]:
         """("nan", n), ("+inf", n), ("-inf", n) for the counts that are not zero."""
@@ -286,27 +288,76 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     (beyond 1024 std in float32, 2**32 std in float64) takes the careful pass in chunks.
     """
     torch = _torch()
-    # (CUDA's aminmax copies an input that is not contiguous, such as the strided sample of a huge tensor)
-    low, high = torch.aminmax(t) if t.is_contiguous() else (t.amin(), t.amax())
+    chunked = _chunk_rows(t, walk)
+    parts = [t] if chunked is None else chunked
+    extremes = [_extremes(part) for part in parts if part.numel()]
+    lows = torch.cat([low.reshape(-1).double() for low, _ in extremes])
+    highs = torch.cat([high.reshape(-1).double() for _, high in extremes])
     welford = t.dtype in (torch.float32, torch.float64)
     if welford:
         variance, mean = torch.var_mean(t, correction=0)
-        row = (low, high, mean, variance)
+        sums = (mean, variance)
     else:
-        row = (low, high, *_half_precision_sums(t))
-    low, high, first, second = to_host(torch.stack([x.double() for x in row])).tolist()  # (inf, not a warning)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        indices, table = _finite_moments(walk, None)  # every chunk, each a row
-        moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
-        moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
-        return moments
+        sums = _half_precision_sums(t)
+    row = to_host(torch.cat([lows, highs, torch.stack([x.double() for x in sums])]))
+    lows, highs, (first, second) = row[: len(lows)], row[len(lows) : -2], row[-2:].tolist()  # (inf, not a warning)
+    unclean = np.flatnonzero(~(np.isfinite(lows) & np.isfinite(highs)))
+    if unclean.size:
+        return _chunks_beside_non_finite(walk, chunked, lows, highs, unclean)
     count = t.numel()
+    low, high = float(lows.min()), float(highs.max())
     if welford:  # the sums the checks of the raw sums read: where the variance overflowed, infinite
         total, squares = first * count, (second + first * first) * count
     else:
         total, squares = first, second
     moments = _Moments(*(np.array([x]) for x in (count, low, high, total, squares)), np.array([], int))
     moments.variance = second if welford else None
+    return moments
+
+
+def _extremes(t):
+    """Min and max of ``t`` (of each row of a 2-D chunk view), on the device, without copying ``t``: CUDA's
+    aminmax copies an input that is not contiguous, such as the strided sample of a huge tensor."""
+    dims = {"dim": 1} if t.dim() == 2 else {}
+    if t.is_contiguous():
+        return _torch().aminmax(t, **dims)
+    return t.amin(**dims), t.amax(**dims)
+
+
+def _chunk_rows(t, walk: Walk) -> list | None:
+    """The walk's chunks as the rows of one view, and its last, shorter chunk apart (both views), where
+    the walk cuts ``t`` into consecutive slices of ``walk.limit`` elements: a flat view in memory order, or
+    a 1-D tensor whatever its stride (see chunking.chunk_views). None otherwise."""
+    flat = flat_in_memory_order(t)
+    if flat is None and t.dim() == 1 and not read_by_rows(t):
+        flat = t
+    if flat is None:
+        return None
+    whole = flat.numel() // walk.limit * walk.limit
+    return [flat[:whole].unflatten(0, (-1, walk.limit)), flat[whole:]]
+
+
+def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Moments:
+    """The first pass's moments where min or max showed NaN or Inf. Where the chunks are rows of one view
+    (``chunked``), only those holding them are read chunk by chunk, to count them and keep them out; the
+    others' sums and sums of squares are one reduction of each over all rows. Otherwise every chunk is."""
+    torch = _torch()
+    if chunked is None:
+        indices, table = _finite_moments(walk, None)  # every chunk, each a row
+        moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
+        moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
+        return moments
+    wide = {"dtype": torch.float32} if chunked[0].dtype in (torch.float16, torch.bfloat16) else {}
+    per_row = [(part, {"dim": 1} if part.dim() == 2 else {}) for part in chunked if part.numel()]
+    totals = torch.cat([part.sum(**wide, **dim).reshape(-1).double() for part, dim in per_row])
+    norms = torch.cat([torch.linalg.vector_norm(part, **wide, **dim).reshape(-1).double() for part, dim in per_row])
+    indices = unclean.tolist()
+    table = to_host(torch.cat([totals, norms, _finite_table(walk, indices).flatten()]))  # the pass's second wait
+    chunks = len(lows)
+    sizes = np.diff(np.array([*walk.offsets, walk.t.numel()], dtype=np.float64))
+    moments = _Moments(sizes, lows.copy(), highs.copy(), table[:chunks].copy(), table[chunks : 2 * chunks] ** 2,
+                       unclean)
+    _take_finite_moments(moments, *_finite_rows(walk, indices, table[2 * chunks :].reshape(len(indices), -1)))
     return moments
 
 
@@ -351,9 +402,9 @@ def _non_finite_totals(table) -> tuple[int, int, int]:
     return int(nan), int(posinf), int(neginf)
 
 
-def _finite_moments(walk: Walk, wanted: list[int] | None):
-    """Chunk by chunk (the ``wanted`` ones, or all): finite count, min, max, sum, sum of squares, and the
-    NaN, +Inf and -Inf counts, on the device. Returns the chunks' indices and their rows, in one wait."""
+def _finite_table(walk: Walk, indices: list[int]):
+    """For the chunks at ``indices``, on the device, one row each: min and max of the finite values, their
+    sum and sum of squares, and the counts of values not finite, of NaN, and of +Inf minus -Inf."""
     torch = _torch()
 
     def read(index, piece, work):
@@ -380,12 +431,22 @@ def _finite_moments(walk: Walk, wanted: list[int] | None):
         )
         return torch.stack([x.to(torch.float64) for x in row])
 
-    indices = list(range(len(walk))) if wanted is None else wanted
-    table = to_host(torch.stack(walk.map(read, indices)))
+    return torch.stack(walk.map(read, indices))
+
+
+def _finite_rows(walk: Walk, indices: list[int], table: np.ndarray):
+    """:func:`_finite_table`'s rows, fetched: the chunks' indices and, per chunk, the finite count, min, max,
+    sum, sum of squares, and the NaN, +Inf and -Inf counts."""
     low, high, total, squares, non_finite, nan, difference = table.T
     posinf = (non_finite - nan + difference) / 2
     finite = np.array([walk.view(i).numel() for i in indices]) - non_finite
     return np.array(indices), np.stack([finite, low, high, total, squares, nan, posinf, non_finite - nan - posinf], 1)
+
+
+def _finite_moments(walk: Walk, wanted: list[int] | None):
+    """Chunk by chunk (the ``wanted`` ones, or all), the rows of :func:`_finite_rows`, in one wait."""
+    indices = list(range(len(walk))) if wanted is None else wanted
+    return _finite_rows(walk, indices, to_host(_finite_table(walk, indices)))
 
 
 def merged_moments(parts: list[tuple[int, float, float]]) -> tuple[float, float]:
@@ -609,7 +670,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
         for d in repeated:
             distinct = distinct.narrow(d, 0, 1)
         with torch.no_grad():
-            where = locate(distinct, limit, stop_early=plan == "chunks")
+            where = locate(distinct, limit, stop_early=plan == "chunks", spans=stats.non_finite_within)
         if where is not None:
             stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=() if repeated else where.by_dim)
     return stats
@@ -694,5 +755,16 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
         histogram_step=step,
+        non_finite_within=_unclean_spans(t, walk, moments) if plan == "whole" and not sampled_from and repeats == 1
+        else None,
     )
+
+
+def _unclean_spans(t, walk: Walk, moments: _Moments) -> tuple[tuple[int, int], ...] | None:
+    """The chunks holding NaN or Inf, as ranges of indices in C order: where ``t`` is contiguous, its chunks
+    (slices of its memory, in order) are such ranges."""
+    if not t.is_contiguous() or read_by_rows(t):
+        return None
+    n, limit = t.numel(), walk.limit
+    return tuple((index * limit, min((index + 1) * limit, n)) for index in sorted(moments.unclean.tolist()))
 

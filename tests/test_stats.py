@@ -427,7 +427,7 @@ class CountingMode(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("data", ["normal", "offset", "far offset", "with nan"])
+@pytest.mark.parametrize("data", ["normal", "offset", "far offset", "with nan", "three nan"])
 def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch, data):
     from ipython_tensorview import chunking, histogram, nonfinite
 
@@ -438,12 +438,15 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
         t += 10**5  # beyond: a second, careful pass
     if data == "with nan":
         t[::1000] = math.nan
+    if data == "three nan":  # in three chunks of 256: only those are read chunk by chunk
+        t[[5, 1 << 20, (1 << 23) - 1]] = math.nan
     reference = tensor_stats(t, plan="chunks")
     fetches = []
     real_to_host = chunking.to_host
     for module in (stats_module, histogram, nonfinite):
         monkeypatch.setattr(module, "to_host", lambda t: fetches.append(t.shape) or real_to_host(t))
-    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", stats_module.DEFAULT_CHUNK_ELEMENTS)  # a GPU's
+    chunk = 1 << 15 if data == "three nan" else stats_module.DEFAULT_CHUNK_ELEMENTS  # (the default: a GPU's)
+    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", chunk)
     with CountingMode() as mode:
         result = tensor_stats(t, plan="whole")
     assert (result.min, result.max, result.count, result.nan) == (reference.min, reference.max,
@@ -457,8 +460,12 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
         assert len(fetches) == 2 and mode.operations <= 100, (fetches, mode.operations)
     elif data == "far offset":  # one more pass over every chunk, and its wait
         assert len(fetches) == 3, fetches
-    else:  # and one more for where the first NaN is
+    elif data == "with nan":  # and one more for where the first NaN is
         assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (0,), fetches
+    else:  # the same waits; only the three chunks holding NaN are read chunk by chunk (and the histogram's
+        # sample, a fixed 600 operations or so), where reading all 256 would take about 9,000
+        assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (5,), fetches
+        assert result.nan == 3 and mode.operations <= 1200, mode.operations
 
 
 class ReductionInputs(TorchDispatchMode):
@@ -693,3 +700,23 @@ def test_welford_is_trusted_only_where_its_float64_error_is_negligible():
     t = torch.randn(1 << 22, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 5e11
     truth = (t - 5e11).std(correction=0).item()  # (the offset is exact in float64 at this magnitude)
     assert math.isclose(tensor_stats(t, plan="whole").std, truth, rel_tol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.integers(0, 2**16), st.integers(1, 6))
+def test_where_the_non_finite_values_are_is_found_reading_only_their_chunks(shape, seed, holes):
+    # the accelerator's plan locates them within the chunks its first pass saw them in: the same answer as
+    # reading every element (chunks of 64, so most chunks hold none)
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randn([s * 8 for s in shape], generator=g)
+    flat = t.view(-1)
+    flat[torch.randint(flat.numel(), (holes,), generator=g)] = torch.tensor([math.nan, math.inf, -math.inf])[
+        torch.arange(holes) % 3]
+    with stats_path("whole"):
+        result = tensor_stats(t)
+    with stats_path(64):
+        reference = tensor_stats(t)
+    assert result.non_finite_within is not None
+    assert (result.first_non_finite, result.non_finite_by_dim) == (reference.first_non_finite,
+                                                                   reference.non_finite_by_dim)
+    assert (result.nan, result.posinf, result.neginf) == (reference.nan, reference.posinf, reference.neginf)
