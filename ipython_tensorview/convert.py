@@ -11,7 +11,6 @@ torch tensor if torch is already imported.
 
 from __future__ import annotations
 
-import math
 import sys
 import weakref
 from dataclasses import dataclass
@@ -243,11 +242,10 @@ def _reachable_elsewhere(array: np.ndarray, probe: np.ndarray) -> bool:
 
 def _copy(array: np.ndarray, policy: str) -> np.ndarray:
     try:
+        tensor_kinds.ensure_memory_for(_stored_bytes(array))
         if _keeps_repeats(array):  # each stored element once, repeated as before (read-only)
             stored = array[tensor_kinds.one_of_each_repeat(array.strides)]
-            tensor_kinds.ensure_memory_for(stored.nbytes)
             return np.broadcast_to(stored.copy(order="K"), array.shape)
-        tensor_kinds.ensure_memory_for(array.nbytes)
         return array.copy(order="K")
     except MemoryError as e:
         raise MemoryError(
@@ -274,7 +272,7 @@ def _keeps_repeats(array: np.ndarray) -> bool:
 def _stored_bytes(array: np.ndarray) -> int:
     """The bytes a copy of ``array`` takes (see :func:`_keeps_repeats`)."""
     if _keeps_repeats(array):
-        return math.prod(n for n, stride in zip(array.shape, array.strides) if stride) * array.itemsize
+        return array[tensor_kinds.one_of_each_repeat(array.strides)].nbytes
     return array.nbytes
 
 

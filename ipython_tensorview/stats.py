@@ -288,7 +288,7 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     (beyond 1024 std in float32, 2**32 std in float64) takes the careful pass in chunks.
     """
     torch = _torch()
-    chunked = _chunk_rows(t, walk)
+    chunked = _as_rows(t, walk.limit)  # the walk's chunks, as rows
     parts = [t] if chunked is None else chunked
     extremes = [_extremes(part) for part in parts if part.numel()]
     lows = torch.cat([low.reshape(-1).double() for low, _ in extremes])
@@ -324,17 +324,30 @@ def _extremes(t):
     return t.amin(**dims), t.amax(**dims)
 
 
-def _chunk_rows(t, walk: Walk) -> list | None:
-    """The walk's chunks as the rows of one view, and its last, shorter chunk apart (both views), where
-    the walk cuts ``t`` into consecutive slices of ``walk.limit`` elements: a flat view in memory order, or
-    a 1-D tensor whatever its stride (see chunking.chunk_views). None otherwise."""
+def _as_rows(t, length: int) -> list | None:
+    """``t``'s elements as rows of ``length`` (a 2-D view) and the shorter rest (a 1-D view), in memory order:
+    from a flat view in memory order, or from a 1-D tensor whatever its stride; None where neither exists (a
+    slice with gaps along several dimensions). Rows of ``walk.limit`` are a walk's chunks (see
+    chunking.chunk_views)."""
     flat = flat_in_memory_order(t)
     if flat is None and t.dim() == 1 and not read_by_rows(t):
         flat = t
     if flat is None:
         return None
-    whole = flat.numel() // walk.limit * walk.limit
-    return [flat[:whole].unflatten(0, (-1, walk.limit)), flat[whole:]]
+    whole = flat.numel() // length * length
+    return [flat[:whole].unflatten(0, (-1, length)), flat[whole:]]
+
+
+def _row_sums(parts: list) -> tuple:
+    """The sum and the 2-norm of each row of :func:`_as_rows`' views (the rest as one row), as float64
+    tensors on the device: one reduction of each per view, float16 and bfloat16 reduced in float32 (a
+    mixed-precision reduction: no float32 copy)."""
+    torch = _torch()
+    wide = {"dtype": torch.float32} if parts[0].dtype in (torch.float16, torch.bfloat16) else {}
+    parts = [part for part in parts if part.numel()]
+    totals = torch.cat([part.sum(dim=-1, **wide).reshape(-1).double() for part in parts])
+    norms = torch.cat([torch.linalg.vector_norm(part, dim=-1, **wide).reshape(-1).double() for part in parts])
+    return totals, norms
 
 
 def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Moments:
@@ -347,10 +360,7 @@ def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Mom
         moments = _Moments(*table[:, :5].T.copy(), unclean=indices)
         moments.nan, moments.posinf, moments.neginf = _non_finite_totals(table)
         return moments
-    wide = {"dtype": torch.float32} if chunked[0].dtype in (torch.float16, torch.bfloat16) else {}
-    per_row = [(part, {"dim": 1} if part.dim() == 2 else {}) for part in chunked if part.numel()]
-    totals = torch.cat([part.sum(**wide, **dim).reshape(-1).double() for part, dim in per_row])
-    norms = torch.cat([torch.linalg.vector_norm(part, **wide, **dim).reshape(-1).double() for part, dim in per_row])
+    totals, norms = _row_sums(chunked)
     indices = unclean.tolist()
     table = to_host(torch.cat([totals, norms, _finite_table(walk, indices).flatten()]))  # the pass's second wait
     chunks = len(lows)
@@ -361,33 +371,15 @@ def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Mom
     return moments
 
 
-def _half_precision_rows(t) -> list | None:
-    """``t``'s elements as views whose last dimension is at most ``HALF_ROW`` long: rows of a flat view in
-    memory order, or of a 1-D tensor whatever its stride (a strided sample); None where neither exists."""
-    flat = flat_in_memory_order(t)
-    if flat is None and t.dim() == 1:
-        flat = t
-    if flat is None:
-        return None
-    whole_rows = flat.numel() // HALF_ROW * HALF_ROW
-    return [flat[:whole_rows].unflatten(0, (-1, HALF_ROW)), flat[whole_rows:]]
-
-
 def _half_precision_sums(t):
     """The sum and the sum of squares of float16 or bfloat16 values, as float64 tensors on their device.
 
-    Each is a float32 reduction (a mixed-precision one: no float32 copy) over rows of ``HALF_ROW`` elements
-    (see :func:`_half_precision_rows`), the rows' results added in float64: a float32 sum over billions of
-    elements in one reduction would be off by parts in ten thousand.
+    Each is a float32 reduction over rows of ``HALF_ROW`` elements (see :func:`_as_rows`), the rows' results
+    added in float64: a float32 sum over billions of elements in one reduction would be off by parts in ten
+    thousand.
     """
-    torch = _torch()
-    parts = _half_precision_rows(t)
-    total = squares = 0
-    for part in parts:
-        norms = torch.linalg.vector_norm(part, dim=-1, dtype=torch.float32).double().reshape(-1)
-        total = total + part.sum(dim=-1, dtype=torch.float32).double().sum()
-        squares = squares + torch.dot(norms, norms)
-    return total, squares
+    totals, norms = _row_sums(_as_rows(t, HALF_ROW))
+    return totals.sum(), _torch().dot(norms, norms)
 
 
 def _take_finite_moments(moments: _Moments, indices, table) -> None:
@@ -710,7 +702,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         if plan == "chunks":
             moments, sample = _host_pass(t, walk, step)
         elif t.dtype in (torch.float32, torch.float64) or (
-                t.dtype in (torch.float16, torch.bfloat16) and _half_precision_rows(t) is not None):
+                t.dtype in (torch.float16, torch.bfloat16) and _as_rows(t, HALF_ROW) is not None):
             moments = _whole_tensor_pass(t, walk)
         else:  # every dtype the reductions lack (float8, complex, integers...) and half precision without
             # rows to sum accurately (a slice with gaps along several dimensions) is read in chunks
