@@ -251,10 +251,10 @@ class Workspace:
         torch = _torch()
         if piece.dtype == self.dtype:
             return piece
-        out = self.buffer("values", self.dtype, piece.numel())
+        out = self.buffer("values", self.dtype, piece.numel()).view(piece.shape)
         if piece.is_complex():
             if piece.dtype == torch.complex64:  # |z| in float64: abs computes in its parts' precision
-                return magnitude(piece, out.view(piece.shape), self)
+                return magnitude(piece, out, self)
             if piece.dtype == torch.complex32:  # no abs kernel for it
                 piece = piece.to(torch.complex64)
             return torch.abs(piece, out=out)

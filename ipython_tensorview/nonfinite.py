@@ -84,11 +84,11 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
         bad = torch.isfinite(block).logical_not_()
         flat = bad.reshape(-1)
         if stop_early and not firsts and flat.any():
-            firsts.append(torch.tensor(base + int(flat.byte().argmax()), device=t.device))
+            firsts.append(torch.tensor(base + int(flat.view(torch.uint8).argmax()), device=t.device))
             if not counted:
                 break
         elif not stop_early:  # each block's first (past the tensor's end where it has none)
-            firsts.append(torch.where(flat.any(), flat.byte().argmax() + base, t.numel()))
+            firsts.append(torch.where(flat.any(), flat.view(torch.uint8).argmax() + base, t.numel()))
         free = len(lead)  # the dimensions before this one are fixed by lead
         for d in counted:
             if d < free:

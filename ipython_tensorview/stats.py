@@ -56,6 +56,9 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 19
 CPU_WORKERS = 4
 # how each device reads a tensor (see tensor_stats); devices not named here take "whole"
 PLANS = {"cpu": "chunks"}
+# an accelerator reads again the chunks it must (those holding NaN or Inf, all where the sums cannot be
+# trusted) as many at once as temporaries of this many bytes hold: few kernels, bounded memory
+REVISIT_BYTES = 1 << 24
 # float16 and bfloat16 on an accelerator are summed in float32 over rows of this many (see _half_precision_sums)
 HALF_ROW = 1 << 14
 # the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
@@ -66,10 +69,12 @@ _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "ui
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
 # Welford's variance (var_mean) is trusted while |mean| * eps <= std * this. The running mean's rounding
-# moves the std by about (c * eps * |mean| / std)**2 / 2. Over 2**30 float32 values on an H200, c is
-# about 3: 1.2e-8 at |mean| = 1000 std, 3.2e-6 at 10**4 std, 1.8e-4 at 10**5 std; at float32's limit,
-# below 1e-7. torch's CPU kernel was seen at c near 80 in float64, whose limit leaves room for that.
-_WELFORD_MEAN_TO_STD = {"float32": 2.0**-13, "float64": 2.0**-20}
+# moves the std by about (c * eps * |mean| / std)**2 / 2 over many values: over 2**30 float32 values on an
+# H200, c is about 3: 1.2e-8 at |mean| = 1000 std, 3.2e-6 at 10**4 std, 1.8e-4 at 10**5 std; at float32's
+# limit, below 1e-7. Over a few values, each rounding stays: torch's CPU kernel in float64 moves the std by
+# up to 16 * eps * |mean| / std (two values, 1e10 apart from zero by 9: 5e-8), so float64's limit, 2**14
+# std, keeps that below 1e-10.
+_WELFORD_MEAN_TO_STD = {"float32": 2.0**-13, "float64": 2.0**-38}
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,13 @@ def _small_dtypes() -> tuple[frozenset, frozenset]:
     through_float64 = {torch.float16, torch.bfloat16, torch.complex32, torch.complex64, torch.complex128}
     through_float64 |= {getattr(torch, name) for name in dir(torch) if name.startswith("float8_")}
     return frozenset(numpy_reads), frozenset(numpy_reads | through_float64)
+
+
+@functools.cache
+def _real_float_dtypes() -> frozenset:
+    """The dtypes of the whole-tensor reductions: float16, bfloat16, float32 and float64."""
+    torch = _torch()
+    return frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 
 
 def _is_integer(t) -> bool:
@@ -362,12 +374,18 @@ def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Mom
         return moments
     totals, norms = _row_sums(chunked)
     indices = unclean.tolist()
-    table = to_host(torch.cat([totals, norms, _finite_table(walk, indices).flatten()]))  # the pass's second wait
+    work = walk.workspaces[0]
+    # float16 and bfloat16 are read in float32, as chunk by chunk; then the values made finite, and a mask
+    per_element = (work.dtype.itemsize if work.dtype != chunked[0].dtype else 0) + work.dtype.itemsize + 1
+    groups = _row_groups(chunked, indices, per_element)
+    finite = _finite_table([_finite_columns(work.real_values(values), work) for _, values in groups])
+    table = to_host(torch.cat([totals, norms, finite.flatten()]))  # the pass's second wait
     chunks = len(lows)
     sizes = np.diff(np.array([*walk.offsets, walk.t.numel()], dtype=np.float64))
     moments = _Moments(sizes, lows.copy(), highs.copy(), table[:chunks].copy(), table[chunks : 2 * chunks] ** 2,
                        unclean)
-    _take_finite_moments(moments, *_finite_rows(walk, indices, table[2 * chunks :].reshape(len(indices), -1)))
+    rows = _finite_rows(sizes[indices], table[2 * chunks :].reshape(len(indices), -1))
+    _take_finite_moments(moments, np.array(indices), rows)
     return moments
 
 
@@ -394,51 +412,65 @@ def _non_finite_totals(table) -> tuple[int, int, int]:
     return int(nan), int(posinf), int(neginf)
 
 
-def _finite_table(walk: Walk, indices: list[int]):
-    """For the chunks at ``indices``, on the device, one row each: min and max of the finite values, their
-    sum and sum of squares, and the counts of values not finite, of NaN, and of +Inf minus -Inf."""
+def _finite_columns(values, work: Workspace) -> list:
+    """Per row of ``values`` (2-D, float32 or float64), on the device: min and max of its finite values, their
+    sum and sum of squares, and its NaN, +Inf and -Inf counts, as seven tensors of one value per row. Two of
+    ``work``'s buffers hold the steps (the values made finite, a mask): no allocation per call, and chunks
+    full of NaN cost none."""
     torch = _torch()
-
-    def read(index, piece, work):
-        values = work.real_values(piece)
-        n = values.numel()
-        # float operations into the workspace's buffers (boolean masks cost several times as much on the
-        # CPU, and chunks full of NaN must not cost an allocation each)
-        clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=work.buffer("clean", work.dtype, n))
-        marked = work.buffer("marked", work.dtype, n)
-
-        def count(nan: float, posinf: float, neginf: float):
-            """How many values nan_to_num replaces with 1: those it replaces differ from clean by 1."""
-            replaced = torch.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf, out=marked)
-            return torch.sub(replaced, clean, out=marked).sum()
-
-        row = (
-            torch.nan_to_num(values, nan=math.inf, posinf=math.inf, neginf=math.inf, out=marked).amin(),
-            torch.nan_to_num(values, nan=-math.inf, posinf=-math.inf, neginf=-math.inf, out=marked).amax(),
-            clean.sum(),
-            torch.dot(clean, clean),
-            count(1.0, 1.0, 1.0),  # every value that is not finite
-            count(1.0, 0.0, 0.0),  # NaN
-            count(0.0, 1.0, -1.0),  # +Inf minus -Inf
-        )
-        return torch.stack([x.to(torch.float64) for x in row])
-
-    return torch.stack(walk.map(read, indices))
+    n = values.numel()
+    clean = work.buffer("clean", values.dtype, n).view(values.shape)
+    mask = work.buffer("mask", torch.bool, n).view(values.shape)
+    total = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean).sum(dim=1)
+    squares = torch.mul(clean, clean, out=clean).sum(dim=1)
+    # the buffer again, for the extremes: each value that is not finite put where the reduction ignores it
+    low = torch.nan_to_num(values, nan=math.inf, posinf=math.inf, neginf=math.inf, out=clean).amin(dim=1)
+    high = torch.nan_to_num(values, nan=-math.inf, posinf=-math.inf, neginf=-math.inf, out=clean).amax(dim=1)
+    nan = torch.ne(values, values, out=mask).sum(dim=1)
+    posinf = torch.eq(values, math.inf, out=mask).sum(dim=1)
+    neginf = torch.eq(values, -math.inf, out=mask).sum(dim=1)
+    return [low, high, total, squares, nan, posinf, neginf]
 
 
-def _finite_rows(walk: Walk, indices: list[int], table: np.ndarray):
-    """:func:`_finite_table`'s rows, fetched: the chunks' indices and, per chunk, the finite count, min, max,
-    sum, sum of squares, and the NaN, +Inf and -Inf counts."""
-    low, high, total, squares, non_finite, nan, difference = table.T
-    posinf = (non_finite - nan + difference) / 2
-    finite = np.array([walk.view(i).numel() for i in indices]) - non_finite
-    return np.array(indices), np.stack([finite, low, high, total, squares, nan, posinf, non_finite - nan - posinf], 1)
+def _finite_table(columns: list[list]):
+    """:func:`_finite_columns`' results, of one or more calls, as one float64 table on the device, a row each."""
+    torch = _torch()
+    return torch.stack([torch.cat(column).double() for column in zip(*columns)], dim=1)
+
+
+def _row_groups(chunked: list, indices: list[int], bytes_per_element: int):
+    """The rows at ``indices`` (sorted) of :func:`_as_rows`' views, the rest being the index after the last
+    row, as 2-D views of consecutive rows: as many at once as temporaries of ``bytes_per_element`` per
+    element hold in ``REVISIT_BYTES``, one at least. Yields (indices, view)."""
+    rows, rest = chunked
+    per_group = max(1, REVISIT_BYTES // bytes_per_element // rows.shape[1])
+    group = []
+    for index in indices:
+        if group and (index != group[-1] + 1 or len(group) == per_group or index == len(rows)):
+            yield group, rows[group[0] : group[-1] + 1]
+            group = []
+        if index == len(rows):  # the rest, shorter than a row
+            yield [index], rest.unsqueeze(0)
+        else:
+            group.append(index)
+    if group:
+        yield group, rows[group[0] : group[-1] + 1]
+
+
+def _finite_rows(sizes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """:func:`_finite_table`, fetched, for chunks of ``sizes`` elements: per chunk the finite count, min,
+    max, sum, sum of squares, and the NaN, +Inf and -Inf counts."""
+    low, high, total, squares, nan, posinf, neginf = table.T
+    return np.stack([sizes - nan - posinf - neginf, low, high, total, squares, nan, posinf, neginf], 1)
 
 
 def _finite_moments(walk: Walk, wanted: list[int] | None):
-    """Chunk by chunk (the ``wanted`` ones, or all), the rows of :func:`_finite_rows`, in one wait."""
+    """Chunk by chunk (the ``wanted`` ones, or all), the chunks' indices and :func:`_finite_rows`, in one wait."""
     indices = list(range(len(walk))) if wanted is None else wanted
-    return _finite_rows(walk, indices, to_host(_finite_table(walk, indices)))
+    columns = walk.map(lambda index, piece, work: _finite_columns(work.real_values(piece).unsqueeze(0), work),
+                       indices)
+    sizes = np.array([walk.view(i).numel() for i in indices], dtype=np.float64)
+    return np.array(indices), _finite_rows(sizes, to_host(_finite_table(columns)))
 
 
 def merged_moments(parts: list[tuple[int, float, float]]) -> tuple[float, float]:
@@ -513,12 +545,15 @@ def _integer_mean_std(t, walk: Walk, moments: _Moments, count: int) -> tuple[flo
     return float(mean), math.sqrt(max(squares / count - offset * offset, 0.0))
 
 
-def _careful_mean_std(walk: Walk, moments: _Moments, count: int) -> tuple[float, float]:
+def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) -> tuple[float, float]:
     """Mean and std from a float64 pass, scaled by a power of two and shifted by an estimate of the mean.
 
     Values are scaled so that the largest magnitude is below 1 (exact: a power of two), which keeps
     their squares and sums far from overflow and underflow; the shift keeps the sums of squares from
     cancelling. The result is scaled back: it is finite wherever the true mean and std are.
+
+    ``by_rows`` (an accelerator's plan): float16 to float64 chunks that are rows of one view are read
+    several at once (see :func:`_row_groups`).
     """
     torch = _torch()
     finite_rows = moments.counts > 0
@@ -531,13 +566,22 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int) -> tuple[float,
     centre = math.ldexp(estimate, -power)
     unclean = set(moments.unclean.tolist())
 
-    def shifted_sums(index, piece, work):
-        shifted = scale_(work.wide_values(piece), -power).sub_(centre)
-        if index in unclean:
+    def shifted_sums(indices, values, work):
+        shifted = scale_(values, -power).sub_(centre)
+        if not unclean.isdisjoint(indices):
             shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-        return torch.stack((shifted.sum(), torch.dot(shifted, shifted)))
+        flat = shifted.reshape(-1)
+        return torch.stack((flat.sum(), torch.dot(flat, flat)))
 
-    total, squares = to_host(torch.stack(walk.map(shifted_sums)).sum(dim=0)).tolist()
+    chunked = _as_rows(walk.t, walk.limit) if by_rows and walk.t.dtype in _real_float_dtypes() else None
+    if chunked is None:
+        sums = walk.map(lambda index, piece, work: shifted_sums([index], work.wide_values(piece), work))
+    else:  # on an accelerator, as many chunks at once as REVISIT_BYTES holds in float64: few kernels
+        work = walk.workspaces[0]
+        sums = [shifted_sums(indices, work.buffer("wide", torch.float64, values.numel()).view(values.shape)
+                             .copy_(values), work)
+                for indices, values in _row_groups(chunked, list(range(len(walk))), 8)]
+    total, squares = to_host(torch.stack(sums).sum(dim=0)).tolist()
     offset = total / count
     mean = math.ldexp(centre + offset, power)
     std = math.ldexp(math.sqrt(max(squares / count - offset * offset, 0.0)), power)
@@ -654,7 +698,10 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     plan = plan or PLANS.get(t.device.type, "whole")
     stats = _statistics(t, bins, max_elements, plan, value_range)
     if stats is not None and stats.non_finite() and not read_by_rows(t):
-        limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
+        if plan == "chunks":
+            limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
+        else:  # few kernels: blocks as large as REVISIT_BYTES holds their mask (and float8's float32 copy)
+            limit = REVISIT_BYTES // (5 if t.dtype.itemsize == 1 and t.is_floating_point() else 1)
         # an expand()ed dimension repeats its first index: the first NaN is there, and is found at the
         # cost of the distinct elements (the counts per index would be the repeats': not given)
         repeated = [d for d in range(t.dim()) if t.stride(d) == 0 and t.shape[d] > 1] if not t.is_nested else []
@@ -721,7 +768,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             elif moments.integer_extremes is not None:
                 mean, std = _integer_mean_std(t, walk, moments, count)
             else:
-                mean, std = _careful_mean_std(walk, moments, count)
+                mean, std = _careful_mean_std(walk, moments, count, by_rows=plan == "whole")
             edge_low, edge_high = value_range or (low, high)
             if not bins:  # no histogram asked for (a one-line display has no room for one)
                 counts = []
