@@ -66,9 +66,9 @@ def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
         if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
             return None
     parts = [_positional(value, precision) for value in flat]
-    left = max(len(whole) for whole, _ in parts)
-    right = max(len(fraction) for _, fraction in parts)
-    return [f"{whole:>{left}}.{fraction:<{right}}" for whole, fraction in parts]
+    wholes, fractions = zip(*parts)
+    left, right = max(map(len, wholes)), max(map(len, fractions))
+    return [whole.rjust(left) + "." + fraction.ljust(right) for whole, fraction in parts]
 
 
 def _positional(value: np.floating, precision: int) -> tuple[str, str]:
