@@ -10,6 +10,7 @@ Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_chec
    statistics took; the same for lovely-tensors when installed, side by side.
 3. The statistics' plan on the device, for normal, offset, NaN-holding and half-precision data: time against t.sum(),
    kernel launches (torch.profiler) and waits for the device (torch.cuda.set_sync_debug_mode).
+4. The error of the device's var_mean and of the statistics' std, for data offset from zero, by size.
 """
 
 import argparse
@@ -165,6 +166,32 @@ def check_stats_plan(device: str, gib: float) -> None:
         del t
 
 
+def check_welford(device: str) -> None:
+    """How far the device's ``var_mean`` (Welford's update) and the statistics' std are from the truth, for
+    data offset from zero: what ``stats._WELFORD_MEAN_TO_STD`` trusts. Each figure is the worst relative
+    error of a few seeds."""
+    from ipython_tensorview.stats import tensor_stats
+
+    ratios = (10, 100, 1000, 10**4)
+    print(f"\n4. std of data offset by |mean| / std, relative error on {device}: var_mean / the statistics'")
+    print(f"  {'dtype':8} {'elements':>10}  " + "  ".join(f"{ratio:>19,}" for ratio in ratios))
+    for dtype in (torch.float32, torch.float64):
+        for n in (2, 16, 1000, 2**16, 2**24):
+            cells = []
+            for ratio in ratios:
+                worst = [0.0, 0.0]
+                for seed in range(20 if n <= 2**16 else 3):
+                    x = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + ratio
+                    x = x.to(dtype)
+                    truth = (x.double() - ratio).std(correction=0).item()  # the shift is exact in float64
+                    on_device = x.to(device)
+                    variance, _ = torch.var_mean(on_device, correction=0)
+                    for i, std in enumerate((math.sqrt(variance.item()), tensor_stats(on_device).std)):
+                        worst[i] = max(worst[i], abs(std - truth) / truth)
+                cells.append(f"{worst[0]:8.1e} / {worst[1]:8.1e}")
+            print(f"  {str(dtype).removeprefix('torch.'):8} {n:>10,}  " + "  ".join(cells), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, mps or cpu")
@@ -177,6 +204,7 @@ def main():
     ok = check_conversions(args.device)
     check_display(args.device, args.gib)
     check_stats_plan(args.device, min(args.gib, 4.0))
+    check_welford(args.device)
     sys.exit(0 if ok else 1)
 
 
