@@ -382,8 +382,9 @@ def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Mom
     table = to_host(torch.cat([totals, norms, finite.flatten()]))  # the pass's second wait
     chunks = len(lows)
     sizes = np.diff(np.array([*walk.offsets, walk.t.numel()], dtype=np.float64))
-    moments = _Moments(sizes, lows.copy(), highs.copy(), table[:chunks].copy(), table[chunks : 2 * chunks] ** 2,
-                       unclean)
+    with np.errstate(over="ignore"):  # a norm beyond 1e154: an infinite sum of squares, which the checks read
+        squares = table[chunks : 2 * chunks] ** 2
+    moments = _Moments(sizes, lows.copy(), highs.copy(), table[:chunks].copy(), squares, unclean)
     rows = _finite_rows(sizes[indices], table[2 * chunks :].reshape(len(indices), -1))
     _take_finite_moments(moments, np.array(indices), rows)
     return moments

@@ -1,4 +1,5 @@
 import math
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -744,3 +745,18 @@ def test_where_the_non_finite_values_are_is_found_reading_only_their_chunks(shap
     assert (result.first_non_finite, result.non_finite_by_dim) == (reference.first_non_finite,
                                                                    reference.non_finite_by_dim)
     assert (result.nan, result.posinf, result.neginf) == (reference.nan, reference.posinf, reference.neginf)
+
+
+def test_the_accelerator_plan_warns_of_nothing_where_huge_values_hold_nan(monkeypatch):
+    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", 64)
+    monkeypatch.setattr(stats_module, "SMALL_ELEMENTS", 0)  # not NumPy's path of small CPU tensors
+    t = torch.full((1000,), 1e200, dtype=torch.float64)
+    t[::7], t[5] = 3e200, math.nan  # each chunk's 2-norm is beyond 1e154: its square overflows float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tensor_stats(t, plan="whole")
+    finite = [v / 1e200 for v in t.tolist() if not math.isnan(v)]
+    mean = math.fsum(finite) / len(finite)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / len(finite))
+    assert (result.count, result.nan) == (999, 1)
+    assert math.isclose(result.mean, mean * 1e200, rel_tol=1e-12) and math.isclose(result.std, std * 1e200, rel_tol=1e-9)
