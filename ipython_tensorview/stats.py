@@ -701,8 +701,10 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     if stats is not None and stats.non_finite() and not read_by_rows(t):
         if plan == "chunks":
             limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
-        else:  # few kernels: blocks as large as REVISIT_BYTES holds their mask (and float8's float32 copy)
-            limit = REVISIT_BYTES // (5 if t.dtype.itemsize == 1 and t.is_floating_point() else 1)
+        else:  # few kernels: blocks whose temporaries REVISIT_BYTES holds: torch.isfinite makes |x| and three
+            # masks (twice over for complex's parts; float8 first becomes float32)
+            float8 = t.dtype.itemsize == 1 and t.is_floating_point()
+            limit = REVISIT_BYTES // (11 if float8 else t.element_size() + 5)
         # an expand()ed dimension repeats its first index: the first NaN is there, and is found at the
         # cost of the distinct elements (the counts per index would be the repeats': not given)
         repeated = [d for d in range(t.dim()) if t.stride(d) == 0 and t.shape[d] > 1] if not t.is_nested else []

@@ -760,3 +760,33 @@ def test_the_accelerator_plan_warns_of_nothing_where_huge_values_hold_nan(monkey
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / len(finite))
     assert (result.count, result.nan) == (999, 1)
     assert math.isclose(result.mean, mean * 1e200, rel_tol=1e-12) and math.isclose(result.std, std * 1e200, rel_tol=1e-9)
+
+
+class LargestAllocation(TorchDispatchMode):
+    """The largest tensor an operation makes anew (not a view of, nor written into, one of its inputs), in bytes."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = (0, "")
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        inputs = {a.untyped_storage().data_ptr() for a in [*args, *(kwargs or {}).values()]
+                  if isinstance(a, torch.Tensor)}
+        for out in result if isinstance(result, (tuple, list)) else [result]:
+            if isinstance(out, torch.Tensor) and out.untyped_storage().data_ptr() not in inputs:
+                self.largest = max(self.largest, (out.untyped_storage().nbytes(), func.__name__))
+        return result
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_the_accelerator_plan_reads_nan_again_within_its_memory_bound(monkeypatch, dtype):
+    """Every chunk holds NaN: read again a few chunks at once, and searched for the first in blocks, each step's
+    temporaries within REVISIT_BYTES (torch.isfinite alone makes |x| and three masks)."""
+    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", stats_module.DEFAULT_CHUNK_ELEMENTS)
+    t = torch.randn(1 << 23, generator=torch.Generator().manual_seed(0)).to(dtype)
+    t[::1000] = math.nan
+    with LargestAllocation() as mode:
+        result = tensor_stats(t, plan="whole")
+    assert result.nan == len(range(0, 1 << 23, 1000)) and result.first_non_finite == (0,)
+    assert mode.largest[0] <= stats_module.REVISIT_BYTES, mode.largest
