@@ -772,6 +772,8 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
                 mean, std = _integer_mean_std(t, walk, moments, count)
             else:
                 mean, std = _careful_mean_std(walk, moments, count, by_rows=plan == "whole")
+                for work in walk.workspaces:  # its float64 buffers are not the histogram's
+                    work.clear()
             edge_low, edge_high = value_range or (low, high)
             if not bins:  # no histogram asked for (a one-line display has no room for one)
                 counts = []
