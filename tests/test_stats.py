@@ -473,7 +473,7 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
     elif data == "with nan":  # and one more for where the first NaN is; the 16 chunks holding NaN are read
         # a few at once, as is the search for the first (chunk by chunk, about 1,400 operations)
         assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (0,), fetches
-        assert mode.operations <= 250, mode.operations
+        assert mode.operations <= 300, mode.operations
     else:  # the same waits; only the three chunks holding NaN are read chunk by chunk (and the histogram's
         # sample, a fixed 600 operations or so), where reading all 256 would take about 9,000
         assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (5,), fetches
