@@ -471,7 +471,7 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
     elif data == "far offset":  # one more pass over every chunk (a few at once), and its wait
         assert len(fetches) == 3 and mode.operations <= 150, (fetches, mode.operations)
     elif data == "with nan":  # and one more for where the first NaN is; the 16 chunks holding NaN are read
-        # a few at once, as is the search for the first (chunk by chunk, about 1,400 operations)
+        # a few at once, as is the search for the first (chunk by chunk: about 750 operations)
         assert len(fetches) == 4 and result.first_non_finite == reference.first_non_finite == (0,), fetches
         assert mode.operations <= 300, mode.operations
     else:  # the same waits; only the three chunks holding NaN are read chunk by chunk (and the histogram's
