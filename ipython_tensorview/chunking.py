@@ -277,9 +277,11 @@ class Workspace:
         return self.buffer("ones", torch.int64, n)
 
     def wide_values(self, piece):
-        """The chunk's real values in float64, in a buffer of its own (they get scaled in place)."""
+        """The chunk's real values in float64, shaped like it, in a buffer of its own (they get scaled in
+        place). Floats are copied as they are (exactly: no float32 step between)."""
         torch = _torch()
-        return self.buffer("wide", torch.float64, piece.numel()).copy_(self.real_values(piece))
+        wide = self.buffer("wide", torch.float64, piece.numel()).view(piece.shape)
+        return wide.copy_(piece if piece.is_floating_point() else self.real_values(piece))
 
     def integer_keys(self, piece, wide: bool = False):
         """Integers ordered as the chunk's values and as far apart, for exact min, max and sums.

@@ -298,7 +298,7 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     their mean and variance from Welford's update (``var_mean``), which does not cancel; float16 and
     bfloat16 their sum and sum of squares in float32. Only where min or max show NaN or Inf are the chunks
     visited, to count them and keep them out; only data very far from zero relative to its spread
-    (beyond 1024 std in float32, 2**32 std in float64) takes the careful pass in chunks.
+    (beyond 1024 std in float32, 2**14 std in float64) takes the careful pass, several chunks at once.
     """
     torch = _torch()
     chunked = _as_rows(t, walk.limit)  # the walk's chunks, as rows
@@ -589,8 +589,7 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) 
         sums = walk.map(lambda index, piece, work: shifted_sums([index], work.wide_values(piece), work))
     else:  # on an accelerator, as many chunks at once as REVISIT_BYTES holds in float64: few kernels
         work = walk.workspaces[0]
-        sums = [shifted_sums(indices, work.buffer("wide", torch.float64, values.numel()).view(values.shape)
-                             .copy_(values), work)
+        sums = [shifted_sums(indices, work.wide_values(values), work)
                 for indices, values in _row_groups(chunked, list(range(len(walk))), 8)]
     total, squares = to_host(torch.stack(sums).sum(dim=0)).tolist()
     offset = total / count
