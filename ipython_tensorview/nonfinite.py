@@ -95,7 +95,7 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
                 counts[d][lead[d]] += flat.sum()
             else:
                 others = tuple(i for i in range(bad.dim()) if i != d - free)
-                per_index = bad.sum(dim=others) if others else bad.long()
+                per_index = bad.sum(dim=others) if others else bad  # a mask adds as 0s and 1s, uncopied
                 if d == free:
                     counts[d][start : start + block.shape[0]] += per_index
                 else:

@@ -581,6 +581,22 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
 
 
+@pytest.mark.parametrize("stop_early", [True, False])
+def test_rows_longer_than_a_block_are_counted_per_index(stop_early):
+    from ipython_tensorview.nonfinite import locate
+
+    t = torch.randn(3, 2, 200, generator=torch.Generator().manual_seed(0))
+    t[1, 0, 150], t[1, 1, 7], t[2, 1, 150:153] = math.nan, math.inf, -math.inf
+    bad = (~torch.isfinite(t)).numpy()
+    where = locate(t, 64, stop_early)  # each row of 200 is read in blocks of 64: one dimension left
+    assert where.first == (1, 0, 150)
+    for axis in where.by_dim:
+        per_index = bad.sum(axis=tuple(d for d in range(3) if d != axis.dim))
+        holding = np.flatnonzero(per_index)
+        assert (axis.holding, axis.first) == (holding.size, tuple((int(i), int(per_index[i])) for i in holding))
+    assert [axis.dim for axis in where.by_dim] == [0, 1, 2]
+
+
 def test_small_tensors_of_large_integers_have_exact_statistics():
     """A few hundred integers near 2**40, 2**52 or -2**62: the mean and std of exact integer arithmetic."""
     from fractions import Fraction
