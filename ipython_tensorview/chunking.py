@@ -197,7 +197,7 @@ def magnitude(z, out, work):
     the same bits. (torch's abs, and its float64 sqrt on the CPU, round their vector lanes and their scalar
     tail apart; NumPy's sqrt and CUDA's are exact.) ``work``'s buffers hold the steps."""
     torch = _torch()
-    parts = torch.view_as_real(z.resolve_conj())
+    parts = torch.view_as_real(z.conj() if z.is_conj() else z)  # |z| of the conjugate: no copy to resolve it
     n = z.numel()
     squares = work.buffer("squares", torch.float64, n).view(z.shape).copy_(parts[..., 1])
     out.copy_(parts[..., 0]).mul_(out)

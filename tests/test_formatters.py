@@ -689,6 +689,23 @@ def test_an_expanded_tensor_costs_what_it_shows(display, make):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+@pytest.mark.parametrize("bit", ["conj", "neg"])
+def test_a_conj_or_neg_view_costs_what_it_shows(display, bit):
+    """Indexing a view with the bit would resolve it whole: 80 MB here, an expand()ed one not at all."""
+    plain, html = display
+    z = torch.randn(10**7, dtype=torch.complex64, generator=torch.Generator().manual_seed(0))
+    one = torch.tensor([1.5 - 2.5j])
+    view, expanded = (z.conj(), one.conj().expand(10**10)) if bit == "conj" else (z.conj().imag, one.conj().imag
+                                                                                   .expand(10**10))
+    plain(view[:100_000]), html(view[:100_000])  # warm up the code paths
+    growth = _peak_rss_growth(lambda: (plain(view), html(view)))
+    assert growth < 16 * 2**20, f"display grew peak memory by {growth / 2**20:.1f} MiB"
+    assert plain(view).split("\n", 1)[1] == np.array2string(view.resolve_conj().resolve_neg().numpy())
+    values = np.broadcast_to(expanded[:1].resolve_conj().resolve_neg().numpy(), expanded.shape)
+    assert plain(expanded).split("\n", 1)[1] == np.array2string(values)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 def test_values_of_a_wide_tensor_copy_only_the_edges():
     from ipython_tensorview.adapters.torch import values_text
 

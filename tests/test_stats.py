@@ -597,6 +597,19 @@ def test_rows_longer_than_a_block_are_counted_per_index(stop_early):
     assert [axis.dim for axis in where.by_dim] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128, torch.complex32, torch.float32, torch.bfloat16,
+                                   torch.int64])
+def test_a_zero_dimensional_tensor_has_the_statistics_of_its_value(dtype):
+    value = torch.tensor(1.5 - 2.5j if dtype.is_complex else -2.5).to(dtype)
+    for t in (value, value.reshape(1).expand(10**10)):
+        result = tensor_stats(t)
+        expected = abs(complex(value.to(torch.complex128))) if dtype.is_complex else float(value.double())
+        if dtype == torch.complex32:  # the magnitude of its complex64 form, in float32
+            expected = float(value.to(torch.complex64).abs())
+        assert (result.count, result.min, result.max, result.mean, result.std) == (t.numel(), expected, expected,
+                                                                                  expected, 0.0)
+
+
 def test_small_tensors_of_large_integers_have_exact_statistics():
     """A few hundred integers near 2**40, 2**52 or -2**62: the mean and std of exact integer arithmetic."""
     from fractions import Fraction

@@ -85,12 +85,24 @@ def preview_array(t, threshold: int, edgeitems: int) -> tuple[np.ndarray, bool]:
                 torch.tensor(keep, device=t.device).view([-1 if d == dim else 1 for d in range(t.dim())])
                 for dim, keep in enumerate(kept)
             )
-            t = t[grid]
+            t = _gathered(t, grid)
         else:  # sparse COO selects along one dimension at a time, at the cost of its stored values
             for dim, keep in enumerate(kept):
                 if len(keep) < t.shape[dim]:
                     t = t.index_select(dim, torch.tensor(keep, device=t.device))
     return host_values(t), summarise
+
+
+def _gathered(t, grid):
+    """``t[grid]``, with a conj or neg bit applied to the gathered elements alone: indexing a tensor that has
+    one resolves it whole first (the whole tensor copied, or an ``expand()``ed one materialised)."""
+    torch = _torch()
+    if t.is_conj():
+        return _gathered(t.conj(), grid).conj()  # conj of a conj view: a view without the bit
+    if t.is_neg():
+        # no public view clears a neg bit: _neg_view of a neg view is one, and negating is exact
+        return torch.neg(_gathered(torch._neg_view(t), grid))
+    return t[grid]
 
 
 def host_values(t) -> np.ndarray:
