@@ -8,7 +8,12 @@ Activate it for every session in ``ipython_config.py``::
 
 from __future__ import annotations
 
+import copy
+import sys
 from dataclasses import dataclass
+
+from traitlets import TraitError
+from traitlets.config import Config
 
 from . import config
 from .config import TensorView
@@ -32,7 +37,7 @@ def load(shell) -> None:
     """Register the ``%np`` magic, the tensor display formatters and the ``TensorView`` configurable."""
     if id(shell) in _loaded:
         return
-    settings = TensorView(parent=shell)
+    settings = _settings(shell)
     shell.configurables.append(settings)
     previous_settings = config.activate(settings)
     previous_np_magic = shell.magics_manager.magics["line"].get("np")
@@ -43,6 +48,25 @@ def load(shell) -> None:
     formatters.register(display_formatter.formatters["text/plain"], display_formatter.formatters["text/html"],
                         display_formatter)
     _loaded[id(shell)] = _Loaded(settings, previous_settings, magics, previous_np_magic, formatters)
+
+
+def _settings(shell) -> TensorView:
+    """The shell's ``TensorView`` settings. A value its trait rejects (``%config`` keeps one in the shell's
+    config even as it refuses it, and a config file may hold one) stays at its default, with one line
+    saying so, rather than failing the load."""
+    try:
+        return TensorView(parent=shell)
+    except TraitError:
+        pass
+    kept = copy.deepcopy(shell.config)
+    for name, value in list(kept.TensorView.items()):
+        try:
+            TensorView(config=Config({"TensorView": {name: value}}))
+        except TraitError as e:
+            del kept.TensorView[name]
+            reason = str(e).splitlines()[0]
+            print(f"ipython_tensorview: TensorView.{name} = {value!r} ignored: {reason}", file=sys.stderr)
+    return TensorView(parent=shell, config=kept)
 
 
 def unload(shell) -> None:

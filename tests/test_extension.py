@@ -68,6 +68,23 @@ def test_config_file_settings_apply_at_load(shell):
         shell.config.TensorView.pop("auto_copy_max_bytes")
 
 
+def test_a_value_config_refused_leaves_its_default_at_the_next_load(shell, capsys):
+    shell.run_line_magic("load_ext", "ipython_tensorview")
+    try:
+        shell.run_line_magic("config", "TensorView.histogram_bins = 0")  # refused, but kept in the shell's config
+        shell.run_line_magic("config", "TensorView.stats = False")
+        shell.run_line_magic("reload_ext", "ipython_tensorview")
+        settings = config.current_settings()
+        assert (settings.histogram_bins, settings.stats) == (24, False)
+        assert shell.find_line_magic("np") is not None
+        err = capsys.readouterr().err
+        assert err.count("ipython_tensorview:") == 1
+        assert "ipython_tensorview: TensorView.histogram_bins = 0 ignored: The value of the 'histogram_bins' " in err
+    finally:
+        shell.run_line_magic("unload_ext", "ipython_tensorview")
+        shell.config.pop("TensorView", None)
+
+
 def _everything(shell):
     """Every place loading may touch: magics, configurables, each formatter's printers, the format method."""
     display = shell.display_formatter
