@@ -50,8 +50,10 @@ def thumbnail_rgba(t, size: int, host: np.ndarray | None = None) -> np.ndarray |
         return None
     height_dim, width_dim = {"heatmap": (0, 1), "chw": (1, 2), "hwc": (0, 1)}[layout]
     steps = [1] * t.dim()
-    steps[height_dim] = math.ceil(t.shape[height_dim] / size)
-    steps[width_dim] = math.ceil(t.shape[width_dim] / size)
+    step = math.ceil(max(t.shape[height_dim], t.shape[width_dim]) / size)  # one for both sides: the shape kept
+    for dim in (height_dim, width_dim):
+        # except across a long, thin tensor, which keeps a quarter of ``size`` samples (all, where it has fewer)
+        steps[dim] = max(1, min(step, t.shape[dim] // max(1, size // 4)))
     if host is not None and steps[height_dim] == steps[width_dim] == 1:
         sample = host
     else:

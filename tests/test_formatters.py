@@ -249,7 +249,7 @@ def test_thumbnail_size_setting(display, settings):
     _, html = display
     settings.thumbnail_size = 8
     (img,) = Tree(html(torch.randn(100, 30))).find("img", "tensorview-thumbnail")
-    assert img["alt"] == "thumbnail, 8x8 samples"
+    assert img["alt"] == "thumbnail, 8x3 samples"  # every 13th row and column
 
 
 def test_a_failing_display_falls_back_to_torch_repr(display, monkeypatch):

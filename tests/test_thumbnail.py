@@ -57,11 +57,23 @@ def test_png_round_trip(height, width):
 def test_heatmap_is_strided_down_on_the_device():
     t = torch.arange(1000 * 500, dtype=torch.float32).reshape(1000, 500)
     rgba = thumbnail_rgba(t, 64)
-    assert rgba.shape == (63, 63, 4)  # every 16th row and 8th column
+    assert rgba.shape == (63, 32, 4)  # every 16th row and column: the tensor's shape
     assert (rgba[..., 3] == 255).all()
     # viridis runs from dark purple (smallest) to yellow (largest)
     np.testing.assert_array_equal(rgba[0, 0, :3], [68, 1, 84])
     np.testing.assert_array_equal(rgba[-1, -1, :3], [253, 231, 37])
+
+
+@pytest.mark.parametrize("shape, samples", [
+    ((3, 130, 64), (44, 22)),  # a tall image stays tall: every 3rd row and column
+    ((130, 64, 3), (44, 22)),
+    ((2000, 3000), (43, 64)),
+    ((2, 1000), (2, 63)),  # long and thin: every row across it
+    ((512, 50257), (16, 64)),  # a quarter of the size across it, not one row
+])
+def test_a_thumbnail_keeps_the_tensors_shape(shape, samples):
+    rgba = thumbnail_rgba(torch.rand(shape, generator=torch.Generator().manual_seed(0)), 64)
+    assert rgba.shape[:2] == samples
 
 
 def test_non_finite_pixels_are_transparent():
