@@ -165,9 +165,13 @@ def note(t) -> str:
         return f"nested: {t.size(0)} components"
     if t.layout != torch.strided:
         layout = str(t.layout).removeprefix("torch.")
-        nnz = t._nnz() if t.layout == torch.sparse_coo else t.values().numel()
-        share = nnz / t.numel() if t.numel() else 0.0
-        return f"{layout}: {nnz} stored values ({share:.1%} of {t.numel()}); stats over stored values"
+        coo = t.layout == torch.sparse_coo
+        stored = (t._values() if coo else t.values()).numel()  # _nnz() would leave out hybrid's dense dimensions
+        share = stored / t.numel() if t.numel() else 0.0
+        text = f"{layout}: {stored} stored values ({share:.1%} of {t.numel()}); stats over stored values"
+        if coo and not t.is_coalesced():  # an element is the sum of the values stored at its index
+            text += ", each duplicate apart (uncoalesced)"
+        return text
     if t._is_zerotensor():
         return "ZeroTensor: all zeros"
     if t.dtype == torch.bool and t.numel():
