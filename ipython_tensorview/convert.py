@@ -11,6 +11,7 @@ torch tensor if torch is already imported.
 
 from __future__ import annotations
 
+import reprlib
 import sys
 import weakref
 from dataclasses import dataclass
@@ -76,7 +77,10 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     for errors raised by the object's own code (``__array__``, ``__dlpack__``); :class:`MemoryError`,
     saying how many bytes, where a copy does not fit in memory.
     """
-    settings = settings or current_settings()
+    if settings is None:
+        settings = current_settings()
+    elif not isinstance(settings, TensorView):
+        raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
     policy = _resolve_policy(copy, settings)
     if issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
         array, steps, source = obj, [], "ndarray"
@@ -140,7 +144,10 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     reads it: another library's through the torch tensor its adapter sees (a sharded JAX array is
     gathered: a copy), an ndarray or array-like by a conversion that copies nothing more.
     """
-    settings = settings or current_settings()
+    if settings is None:
+        settings = current_settings()
+    elif not isinstance(settings, TensorView):
+        raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
     policy = _resolve_policy(copy, settings)
     if not tensor_kinds.is_tensor(tensor) or adapter_for(tensor) is not None:
         return _verdict_of_other(tensor, policy, settings)
@@ -197,11 +204,13 @@ def _copy_verdict(nbytes: int) -> str:
 def _resolve_policy(copy, settings: TensorView) -> str:
     if copy is None:
         return trait_value(settings, "copy")
-    if isinstance(copy, bool):
+    if isinstance(copy, (bool, np.bool_)):
         return "always" if copy else "never"
-    if isinstance(copy, str) and copy.lower() in COPY_POLICIES:
+    if not isinstance(copy, str):
+        raise TypeError(f"copy must be None, a bool, 'never', 'always' or 'auto', not {type(copy).__name__}")
+    if copy.lower() in COPY_POLICIES:
         return copy.lower()
-    raise ValueError(f"copy must be None, True, False, 'never', 'always' or 'auto', not {copy!r}")
+    raise ValueError(f"copy must be None, True, False, 'never', 'always' or 'auto', not {reprlib.repr(copy)}")
 
 
 def _array_like_to_array(obj) -> tuple[np.ndarray, bool]:

@@ -443,6 +443,16 @@ def test_other_objects_raise_naming_their_type():
 def test_bad_copy_argument():
     with pytest.raises(ValueError, match=r"copy must be None, True, False, 'never', 'always' or 'auto', not 'sometimes'"):
         convert(torch.ones(1), copy="sometimes")
+    with pytest.raises(TypeError, match=r"^copy must be None, a bool, 'never', 'always' or 'auto', not Tensor$"):
+        convert(torch.ones(1), torch.ones(100))  # a second tensor by mistake: its type, not its repr
+    with pytest.raises(TypeError, match=r"^settings must be a TensorView, not str$"):
+        convert(torch.ones(1), settings="always")
+
+
+def test_numpys_bools_choose_the_copy():
+    t = torch.ones(3)
+    assert not np.shares_memory(convert(t, copy=np.True_).array, t.numpy())
+    assert np.shares_memory(convert(t, copy=np.False_).array, t.numpy())
 
 
 def test_to_numpy_is_the_array_of_convert():
