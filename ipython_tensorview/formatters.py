@@ -434,7 +434,9 @@ class TensorFormatters:
         kept, removed = [], []
         for record in self._replaced:
             (removed if keys is None or record[1] in keys else kept).append(record)
-        still_listed = {(id(record[0]), record[2]) for record in kept if record[2] is not None}
+        # the classes the kept records print, those registered by name (deferred) too, where imported since
+        still_listed = {(id(formatter), cls or getattr(sys.modules.get(key[0]), key[1], None))
+                        for formatter, key, cls, *_ in kept}
         for formatter, key, cls, printer, previous_type, previous_deferred in reversed(removed):
             if formatter.deferred_printers.get(key) == printer:
                 del formatter.deferred_printers[key]

@@ -532,6 +532,34 @@ def test_register_by_name_when_torch_is_not_imported():
     assert result.stdout.strip() == "ok"
 
 
+def test_an_array_types_name_taken_out_leaves_a_printer_registered_by_name():
+    """Loaded before torch: Parameter's printer is one of ours by its module's name; listing it again under
+    another name (torch.nn.Parameter) and taking that out must leave it."""
+    code = textwrap.dedent(
+        """
+        from IPython.core.formatters import PlainTextFormatter, HTMLFormatter
+        from ipython_tensorview.config import TensorView
+        from ipython_tensorview.formatters import TensorFormatters
+        plain, html = PlainTextFormatter(), HTMLFormatter()
+        settings = TensorView()
+        printers = TensorFormatters(settings)
+        printers.register(plain, html)
+        import torch
+        p = torch.nn.Parameter(torch.ones(2))
+        assert plain(p).startswith("Parameter (2,) float32")
+        settings.array_types = ["torch.nn.Parameter"]
+        settings.array_types = []
+        assert plain(p).startswith("Parameter (2,) float32")
+        printers.unregister()
+        assert plain(p).startswith("Parameter containing:")
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 def test_in_a_shell_load_display_unload(shell, capsys):
     plain = shell.display_formatter.formatters["text/plain"]
     html = shell.display_formatter.formatters["text/html"]
