@@ -184,10 +184,12 @@ def test_kinds_without_statistics_say_what_applies(display):
 
 def test_a_sparse_tensor_counts_its_stored_values(display):
     plain, _ = display
-    hybrid = torch.sparse_coo_tensor(torch.tensor([[1, 3]]), torch.tensor([[1.0, 2.0], [4.0, 8.0]]), (4, 2))
+    hybrid = torch.sparse_coo_tensor(torch.tensor([[1, 3]]), torch.tensor([[1.0, 2.0], [4.0, 8.0]]), (4, 2),
+                                     check_invariants=True)
     assert "sparse_coo: 4 stored values (50.0% of 8); stats over stored values ·" in plain(hybrid.coalesce())
     assert "min 1 max 8" in plain(hybrid.coalesce())
-    repeated = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.tensor([1.0, 2.0]), (3, 3))
+    repeated = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.tensor([1.0, 2.0]), (3, 3),
+                                       check_invariants=True)
     assert ("sparse_coo: 2 stored values (22.2% of 9); stats over stored values, each duplicate apart "
             "(uncoalesced)") in plain(repeated)
     assert "sparse_csr: 3 stored values (25.0% of 12)" in plain(torch.eye(3, 4).to_sparse_csr())
