@@ -45,9 +45,15 @@ class Conversion:
     source: str = "tensor"
     #: Why a shared result was left shared, where the policy would otherwise have copied it.
     reason: str = ""
+    #: The array holds the memory of a tensor that nothing else held (one ``%np``'s expression made, ``-x``):
+    #: it shares with nothing, and needed no copy.
+    held_alone: bool = False
 
     def __str__(self) -> str:
         head = f"ndarray {self.array.dtype} {tuple(self.array.shape)}"
+        if self.held_alone:
+            steps = f" (steps: {', '.join(self.steps)})" if self.steps else ""
+            return f"{head}: shares memory with nothing: a new tensor's, which only the array holds{steps}"
         if not self.shares_memory and self.array.size == 0:  # nothing copied, whatever the steps
             return f"{head}: empty, no memory to share" + (f" (steps: {', '.join(self.steps)})" if self.steps else "")
         if not self.shares_memory:

@@ -30,7 +30,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .adapters import adapter_for, displayable
-from .adapters.torch import grad_state, stored_bytes
+from .adapters.torch import grad_state, held_by_nothing_else, stored_bytes
 from .config import TensorView
 from .convert import convert, one_line, verdict
 from .tensor_kinds import (
@@ -90,12 +90,18 @@ class NpMagics(Magics):
             print(self._tensor_table(local_ns))
             return None
         value = self._evaluate(expression, local_ns)
+        alone = held_by_nothing_else(value)  # a tensor the expression made: no one to share its memory with
         distributed = value
         if options.get("gather"):
             value = self._gathered(expression, value)
         copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
-            conversion = convert(value, copy, settings=self.settings)
+            if alone:  # its memory becomes the array's, as it is: no copy to make, no one to keep from writing
+                conversion = convert(value, settings=TensorView(copy="never", ml_dtypes=self.settings.ml_dtypes))
+                if conversion.shares_memory:  # (a conversion may have copied anyway: bfloat16 to float32)
+                    conversion = replace(conversion, shares_memory=False, held_alone=True)
+            else:
+                conversion = convert(value, copy, settings=self.settings)
             if options.get("gather"):  # what the array shares, it shares with the DTensor's shard or nothing
                 from .adapters import dtensor
 

@@ -60,6 +60,34 @@ def test_copied_annotation_names_the_steps(ip, capsys):
     assert capsys.readouterr().out == "h -> ndarray float32 (2,): copied: detach, bfloat16 -> float32\n"
 
 
+
+@pytest.mark.parametrize("policy", ["never", "always"])
+def test_a_tensor_the_expression_made_shares_with_nothing(ip, capsys, policy):
+    """-x, x * 2, x.flip(0) make tensors that nothing else holds: the array is their memory's only holder (not
+    copied, whatever the policy); a view, detach(), x itself, a graph's saved result and NumPy's memory share."""
+    x = ip.user_ns["x"] = torch.arange(4.0)
+    w = ip.user_ns["w"] = torch.ones(3, requires_grad=True)
+    base = ip.user_ns["base"] = np.arange(3.0)
+    ip.user_ns["torch"] = torch
+    ip.run_line_magic("config", f"TensorView.copy = '{policy}'")
+    ip.run_line_magic("config", "TensorView.readonly_shared = True")
+    alone = "shares memory with nothing: a new tensor's, which only the array holds"
+    for line, values in (("-x", -x), ("x.flip(0)", x.flip(0)), ("w * 2", w.detach() * 2)):
+        array = ip.run_line_magic("np", line)
+        np.testing.assert_array_equal(array, values.detach().numpy())
+        assert array.flags.writeable and not np.shares_memory(array, x.numpy())
+        assert capsys.readouterr().out.startswith(f"{line} -> ndarray float32 ({len(values)},): {alone}")
+    ip.run_line_magic("config", "TensorView.copy = 'never'")
+    shared = {"x": x.numpy(), "x[1:]": x.numpy(), "x.detach()": x.numpy(), "torch.from_numpy(base)": base}
+    for line, memory in shared.items():
+        assert np.shares_memory(ip.run_line_magic("np", line), memory)
+        assert ": shares memory with the tensor, read-only" in capsys.readouterr().out
+    saved = ip.run_line_magic("np", "torch.sigmoid(w)")  # the graph's saved result: backward reads this memory
+    assert ": shares memory with the tensor, read-only" in capsys.readouterr().out and not saved.flags.writeable
+    ip.user_ns["h"] = torch.ones(2, dtype=torch.bfloat16)
+    ip.run_line_magic("np", "h * 2")
+    assert capsys.readouterr().out == "h * 2 -> ndarray float32 (2,): copied: bfloat16 -> float32\n"
+
 def test_config_reaches_the_api_while_loaded(ip):
     from ipython_tensorview import convert
 

@@ -35,6 +35,26 @@ def picturable(t) -> bool:
     return not (t.layout != torch.strided or t.is_nested or t.is_complex() or t.is_meta or is_raw_dtype(t.dtype))
 
 
+def held_by_nothing_else(t) -> bool:
+    """Whether ``t`` is a CPU tensor whose memory nothing else holds, the caller's one variable aside: no other
+    Python reference, no other tensor on its storage (a view, ``detach()``, a graph's saved result) and memory
+    torch allocated for it (not NumPy's, a buffer's, DLPack's or shared memory). An array of it is then the
+    memory's only holder: a new tensor an expression made (``-x``, ``x * 2``, ``x.flip(0)``)."""
+    torch = sys.modules.get("torch")
+    probe = object()
+    if torch is None or not isinstance(t, torch.Tensor) or sys.getrefcount(t) > sys.getrefcount(probe) + 1:
+        return False
+    try:
+        if t.layout != torch.strided or t.device.type != "cpu" or t.is_shared():
+            return False
+        storage = t.untyped_storage()
+        # private counts: nothing public says how many tensors hold a tensor or a storage (here: t, and
+        # t and this variable's wrapper)
+        return t._use_count() == 1 and torch._C._storage_Use_Count(storage._cdata) == 2 and storage.resizable()
+    except Exception:  # a subclass without storage (a wrapper, a fake tensor), a torch without the counts
+        return False
+
+
 def nbytes(t) -> int:
     """Bytes the tensor's elements occupy (for sparse layouts: their indices and stored values)."""
     torch = _torch()
