@@ -88,6 +88,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     elif not isinstance(settings, TensorView):
         raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
     policy = _resolve_policy(copy, settings)
+    adapter = None
     if issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
         array, steps, source = obj, [], "ndarray"
         shares = array.size > 0  # no memory to share
@@ -128,7 +129,8 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
                 f"{format_bytes(settings.auto_copy_max_bytes)}"
             )
     if shares and not array.flags.writeable and source != "ndarray":
-        reason = "; ".join(filter(None, [reason, f"the {source}'s memory is read-only"]))
+        read_only = getattr(adapter, "READ_ONLY_REASON", f"the {source}'s memory is read-only")
+        reason = "; ".join(filter(None, [reason, read_only]))
     if shares and source == "tensor" and _has_zero_stride(array):
         array = _readonly_view(array)
         reason = "; ".join(filter(None, [reason, "stride 0 from expand(): one element stands for many"]))

@@ -215,6 +215,19 @@ def test_array_likes_convert_through_numpy():
     assert via_dlpack.shares_memory and np.shares_memory(via_dlpack.array, data)
 
 
+class _LegacyExport(ExportedArray):
+    def __dlpack__(self, stream=None, **kwargs):  # a capsule of DLPack before 1.0: no flag says it may be written
+        return self.data.__dlpack__()
+
+
+def test_a_dlpack_export_that_cannot_say_its_memory_is_writable_is_read_only_for_that_reason():
+    data = torch.arange(4.0)
+    legacy = convert(_LegacyExport(data))
+    assert legacy.shares_memory and not legacy.array.flags.writeable and data.numpy().flags.writeable
+    assert legacy.reason == "NumPy imports it read-only: its __dlpack__ does not say the memory may be written"
+    assert convert(ExportedArray(data)).array.flags.writeable  # DLPack 1.0: the exporter says it may be
+
+
 _KEPT = np.zeros(3)
 
 

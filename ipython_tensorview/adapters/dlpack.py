@@ -15,6 +15,8 @@ from . import ArrayView
 
 # DLPack device types whose memory the host reads directly: CPU, CUDA host (pinned), CUDA managed
 _HOST_DEVICES = {1, 3, 13}
+# why a shared array is read-only: the exporter's say, or its silence (a capsule older than DLPack 1.0)
+READ_ONLY_REASON = "NumPy imports it read-only: its __dlpack__ does not say the memory may be written"
 
 
 def claims(obj) -> bool:
