@@ -2,10 +2,11 @@
 
 The edges are those ``np.histogram`` makes from the finite min and max (in float64: NumPy given a float32
 array makes float32 edges, which round), and each value's bin is first computed from its position, then
-corrected against the edges as NumPy corrects it: the counts are equal to NumPy's. Up to ``HISTOGRAM_EXACT_ELEMENTS`` every finite value is counted; above, a sample of
-every s-th element in memory order, binned by its position computed in float64 (without the correction,
-which would cost three quarters of the binning: only values within float64's rounding of an edge, a
-ten-millionth of a float32's spacing, can land one bin off).
+corrected against the edges as NumPy corrects it: the counts are equal to NumPy's. Up to
+``HISTOGRAM_EXACT_ELEMENTS`` every finite value is counted; above, a sample of every s-th element in memory
+order, binned by its position computed in float64 (without the correction, which would cost three quarters
+of the binning: only values within float64's rounding of an edge, a ten-millionth of a float32's spacing,
+can land one bin off).
 """
 
 from __future__ import annotations

@@ -147,11 +147,9 @@ class NpMagics(Magics):
             with self.shell.builtin_trap:
                 return eval(code, names, self.shell.user_ns if names is self.shell.user_global_ns else None)
         except SyntaxError as e:
-            hint = ""
-            if expression.startswith("-"):
-                hint = (" (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; "
-                        "%np --help says more)")
-            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{hint}") from e
+            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{_option_hint(expression)}") from e
+        except NameError as e:  # "%np -h" is the negation of h
+            raise UsageError(f"%np {expression}: {one_line(e)}{_option_hint(expression)}") from e
         except Exception as e:
             raise UsageError(f"%np {expression}: {one_line(e)}") from e
 
@@ -174,6 +172,14 @@ class NpMagics(Magics):
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows])
 
 
+def _option_hint(expression: str) -> str:
+    """For an expression that starts with "-" and fails: which options there are."""
+    if not expression.startswith("-"):
+        return ""
+    return (" (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; "
+            "%np --help says more)")
+
+
 def split_options(line: str, parser) -> tuple[dict[str, object], str]:
     """The options at the start of a ``%np`` line, and the rest of the line: the expression, verbatim.
 
@@ -193,6 +199,8 @@ def split_options(line: str, parser) -> tuple[dict[str, object], str]:
         if name not in takes_value:
             break
         dest, needs_value = takes_value[name]
+        if needs_value and dest in options:
+            raise UsageError(f"%np: {name} given twice")
         if not needs_value:
             if equals:
                 raise UsageError(f"%np: {name} takes no value")

@@ -228,6 +228,9 @@ def test_a_cell_assignment_passes_the_line_verbatim(ip):
         ("--quiet=1 x", "%np: --quiet takes no value"),
         ("-o for x", "%np: -o needs a Python name, not 'for'"),
         ("-c", "%np: options need an expression after them, e.g. %np -c t"),
+        ("-o y -o z x", "%np: -o given twice"),
+        ("-h", "%np -h: NameError: name 'h' is not defined (options come first and are -c, -s, -q, -g, -o NAME "
+               "and their long forms; -- ends them; %np --help says more)"),
         ('"\\"', "%np: invalid syntax in '\"\\\\\"': unterminated string literal (detected at line 1)"),
     ],
 )
