@@ -114,9 +114,10 @@ def test_memory_notebook(memory):
                                                               "assignment destination is read-only")
     auto = stream_text(outputs(memory, "%config TensorView.readonly_shared = False")).splitlines()
     assert auto == [
-        "torch.zeros(16) -> ndarray float32 (16,): copied: copy (policy 'auto')",
-        "torch.zeros(1024) -> ndarray float32 (1024,): shares memory with the tensor: in-place writes to either "
+        "bias -> ndarray float32 (16,): copied: copy (policy 'auto')",
+        "weights -> ndarray float32 (1024,): shares memory with the tensor: in-place writes to either "
         "show in both (4.0 KiB is over auto_copy_max_bytes = 1.0 KiB)",
+        "-weights -> ndarray float32 (1024,): shares memory with nothing: a new tensor's, which only the array holds",
     ]
 
 
