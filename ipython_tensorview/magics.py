@@ -40,6 +40,10 @@ from .tensor_kinds import (
     shape_of,
 )
 
+# after the failure of an expression that starts with "-" (but for "--")
+_OPTIONS_HINT = (" (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; "
+                 "%np --help says more)")
+
 
 @magics_class
 class NpMagics(Magics):
@@ -76,6 +80,8 @@ class NpMagics(Magics):
             print(self.np.__doc__.removeprefix("::").strip())  # magic_arguments' usage line, then the rest
             return None
         options, expression = split_options(line, self.np.parser)
+        # a failure of an expression that starts with "-" names the options, unless "--" ended them
+        hint = expression.startswith("-") and line.strip()[: -len(expression)].split()[-1:] != ["--"]
         expression = expression.rstrip(";").rstrip()  # "%np x;" is IPython's way to hide the output
         if options.get("copy") and options.get("share"):
             raise UsageError("%np: -c/--copy and -s/--share contradict each other; give one")
@@ -89,7 +95,7 @@ class NpMagics(Magics):
                 raise UsageError("%np: options need an expression after them, e.g. %np -c t")
             print(self._tensor_table(local_ns))
             return None
-        value = self._evaluate(expression, local_ns)
+        value = self._evaluate(expression, local_ns, hint)
         alone = held_by_nothing_else(value)  # a tensor the expression made: no one to share its memory with
         distributed = value
         if options.get("gather"):
@@ -133,7 +139,7 @@ class NpMagics(Magics):
         except Exception as e:
             raise UsageError(f"%np -g {expression}: full_tensor() failed: {one_line(e)}") from e
 
-    def _evaluate(self, expression: str, local_ns):
+    def _evaluate(self, expression: str, local_ns, hint: bool = False):
         try:
             code = self._compiled.get(expression)
             if code is None:
@@ -147,11 +153,9 @@ class NpMagics(Magics):
             with self.shell.builtin_trap:
                 return eval(code, names, self.shell.user_ns if names is self.shell.user_global_ns else None)
         except SyntaxError as e:
-            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{_option_hint(expression)}") from e
-        except NameError as e:  # "%np -h" is the negation of h
-            raise UsageError(f"%np {expression}: {one_line(e)}{_option_hint(expression)}") from e
-        except Exception as e:
-            raise UsageError(f"%np {expression}: {one_line(e)}") from e
+            raise UsageError(f"%np: invalid syntax in {expression!r}: {e.msg}{_OPTIONS_HINT * hint}") from e
+        except Exception as e:  # "%np -h" is the negation of h
+            raise UsageError(f"%np {expression}: {one_line(e)}{_OPTIONS_HINT * hint}") from e
 
     def _tensor_table(self, local_ns=None) -> str:
         """The tensors of the namespace, and inside a function its local variables' (which hide the names
@@ -170,14 +174,6 @@ class NpMagics(Magics):
         header = ("name", "shape", "dtype", "device", "grad", "size", "%np")
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows])
-
-
-def _option_hint(expression: str) -> str:
-    """For an expression that starts with "-" and fails: which options there are."""
-    if not expression.startswith("-"):
-        return ""
-    return (" (options come first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; "
-            "%np --help says more)")
 
 
 def split_options(line: str, parser) -> tuple[dict[str, object], str]:

@@ -190,8 +190,8 @@ def test_a_sparse_tensor_counts_its_stored_values(display):
     assert "min 1 max 8" in plain(hybrid.coalesce())
     repeated = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.tensor([1.0, 2.0]), (3, 3),
                                        check_invariants=True)
-    assert ("sparse_coo: 2 stored values (22.2% of 9); stats over stored values, each duplicate apart "
-            "(uncoalesced)") in plain(repeated)
+    assert ("sparse_coo: 2 stored values (22.2% of 9); stats over stored values, uncoalesced: values stored at "
+            "one index counted apart") in plain(repeated)
     assert "sparse_csr: 3 stored values (25.0% of 12)" in plain(torch.eye(3, 4).to_sparse_csr())
 
 

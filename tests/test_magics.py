@@ -78,10 +78,15 @@ def test_a_tensor_the_expression_made_shares_with_nothing(ip, capsys, policy):
         assert array.flags.writeable and not np.shares_memory(array, x.numpy())
         assert capsys.readouterr().out.startswith(f"{line} -> ndarray float32 ({len(values)},): {alone}")
     ip.run_line_magic("config", "TensorView.copy = 'never'")
-    shared = {"x": x.numpy(), "x[1:]": x.numpy(), "x.detach()": x.numpy(), "torch.from_numpy(base)": base}
+    storage = ip.user_ns["storage"] = torch.UntypedStorage(16)  # torch hands out this same Python object again
+    shared = {"x": x.numpy(), "x[1:]": x.numpy(), "x.detach()": x.numpy(), "torch.from_numpy(base)": base,
+              "torch.empty(0).set_(storage)": torch.empty(0).set_(storage).numpy()}
     for line, memory in shared.items():
         assert np.shares_memory(ip.run_line_magic("np", line), memory)
         assert ": shares memory with the tensor, read-only" in capsys.readouterr().out
+    repeated = ip.run_line_magic("np", "torch.empty_strided((4,), (0,)).fill_(1)")  # a read-only view, saying why
+    assert not repeated.flags.writeable and "(stride 0 from expand(): one element stands for many)" in (
+        capsys.readouterr().out)
     saved = ip.run_line_magic("np", "torch.sigmoid(w)")  # the graph's saved result: backward reads this memory
     assert ": shares memory with the tensor, read-only" in capsys.readouterr().out and not saved.flags.writeable
     ip.user_ns["h"] = torch.ones(2, dtype=torch.bfloat16)
@@ -231,6 +236,9 @@ def test_a_cell_assignment_passes_the_line_verbatim(ip):
         ("-o y -o z x", "%np: -o given twice"),
         ("-h", "%np -h: NameError: name 'h' is not defined (options come first and are -c, -s, -q, -g, -o NAME "
                "and their long forms; -- ends them; %np --help says more)"),
+        ("-print", "%np -print: TypeError: bad operand type for unary -: 'builtin_function_or_method' (options come "
+                   "first and are -c, -s, -q, -g, -o NAME and their long forms; -- ends them; %np --help says more)"),
+        ("-q -- -h", "%np -h: NameError: name 'h' is not defined"),  # "--" ended the options: no word of them
         ('"\\"', "%np: invalid syntax in '\"\\\\\"': unterminated string literal (detected at line 1)"),
     ],
 )

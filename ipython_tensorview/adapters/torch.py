@@ -47,10 +47,15 @@ def held_by_nothing_else(t) -> bool:
     try:
         if t.layout != torch.strided or t.device.type != "cpu" or t.is_shared():
             return False
+        if any(stride == 0 and size > 1 for stride, size in zip(t.stride(), t.shape)):
+            return False  # its array is a read-only view that says why
         storage = t.untyped_storage()
-        # private counts: nothing public says how many tensors hold a tensor or a storage (here: t, and
-        # t and this variable's wrapper)
-        return t._use_count() == 1 and torch._C._storage_Use_Count(storage._cdata) == 2 and storage.resizable()
+        alike = torch.empty(0)
+        fresh = alike.untyped_storage()  # the references of a tensor's storage that no one else holds
+        # private counts: nothing public says how many tensors hold a tensor or a storage (here: t, and t
+        # and the Python storage, which a user may hold too: torch hands out the same one)
+        return (t._use_count() == 1 and torch._C._storage_Use_Count(storage._cdata) == 2
+                and sys.getrefcount(storage) <= sys.getrefcount(fresh) and storage.resizable())
     except Exception:  # a subclass without storage (a wrapper, a fake tensor), a torch without the counts
         return False
 
@@ -190,7 +195,7 @@ def note(t) -> str:
         share = stored / t.numel() if t.numel() else 0.0
         text = f"{layout}: {stored} stored values ({share:.1%} of {t.numel()}); stats over stored values"
         if coo and not t.is_coalesced():  # an element is the sum of the values stored at its index
-            text += ", each duplicate apart (uncoalesced)"
+            text += ", uncoalesced: values stored at one index counted apart"
         return text
     if t._is_zerotensor():
         return "ZeroTensor: all zeros"
