@@ -83,10 +83,7 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     for errors raised by the object's own code (``__array__``, ``__dlpack__``); :class:`MemoryError`,
     saying how many bytes, where a copy does not fit in memory.
     """
-    if settings is None:
-        settings = current_settings()
-    elif not isinstance(settings, TensorView):
-        raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
+    settings = _settings_or_current(settings)
     policy = _resolve_policy(copy, settings)
     adapter = None
     if issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
@@ -152,10 +149,7 @@ def verdict(tensor, copy=None, *, settings: TensorView | None = None) -> str:
     reads it: another library's through the torch tensor its adapter sees (a sharded JAX array is
     gathered: a copy), an ndarray or array-like by a conversion that copies nothing more.
     """
-    if settings is None:
-        settings = current_settings()
-    elif not isinstance(settings, TensorView):
-        raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
+    settings = _settings_or_current(settings)
     policy = _resolve_policy(copy, settings)
     if not tensor_kinds.is_tensor(tensor) or adapter_for(tensor) is not None:
         return _verdict_of_other(tensor, policy, settings)
@@ -207,6 +201,15 @@ def _copy_verdict(nbytes: int) -> str:
     if not tensor_kinds.memory_for(nbytes):  # as the conversion would refuse it
         return f"refused: copy of {format_bytes(nbytes)}, over memory"
     return "copy"
+
+
+def _settings_or_current(settings) -> TensorView:
+    """``settings``, or the loaded extension's where None."""
+    if settings is None:
+        return current_settings()
+    if not isinstance(settings, TensorView):
+        raise TypeError(f"settings must be a TensorView, not {type(settings).__name__}")
+    return settings
 
 
 def _resolve_policy(copy, settings: TensorView) -> str:

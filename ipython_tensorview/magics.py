@@ -96,7 +96,8 @@ class NpMagics(Magics):
             print(self._tensor_table(local_ns))
             return None
         value = self._evaluate(expression, local_ns, hint)
-        alone = held_by_nothing_else(value)  # a tensor the expression made: no one to share its memory with
+        # a tensor the expression made: no one to share its memory with
+        alone = not options.get("gather") and held_by_nothing_else(value)
         distributed = value
         if options.get("gather"):
             value = self._gathered(expression, value)
