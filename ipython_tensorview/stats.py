@@ -76,6 +76,12 @@ _CANCELLING_MEAN_TO_STD = 3.0
 # up to 16 * eps * |mean| / std (two values, 1e10 apart from zero by 9: 5e-8), so float64's limit, 2**14
 # std, keeps that below 1e-10.
 _WELFORD_MEAN_TO_STD = {"float32": 2.0**-13, "float64": 2.0**-38}
+# ... and, over fewer values, while |mean| * eps <= std * sqrt(count) * this: fewer roundings average out.
+# Emulated in float32 as CUDA reduces (Welford's update per thread, Chan's combination up a tree; torch's
+# CPU kernel accumulates float32 in float64), the std moves by about eps * |mean| / std / sqrt(count): at
+# 1000 std, 4e-5 over 4 values, 1.4e-5 over 64, 1.3e-6 over 8192; float32 data 1000 std from zero is
+# trusted from 2**22 values, and takes the careful pass below (a few kernels at that size)
+_WELFORD_PER_ROOT_COUNT = 2.0**-24
 
 
 @dataclass(frozen=True)
@@ -300,7 +306,8 @@ def _whole_tensor_pass(t, walk: Walk) -> _Moments:
     their mean and variance from Welford's update (``var_mean``), which does not cancel; float16 and
     bfloat16 their sum and sum of squares in float32. Only where min or max show NaN or Inf are the chunks
     visited, to count them and keep them out; only data very far from zero relative to its spread
-    (beyond 1024 std in float32, 2**14 std in float64) takes the careful pass, several chunks at once.
+    (beyond 1024 std in float32, less over fewer values, 2**14 std in float64) takes the careful pass,
+    several chunks at once.
     """
     torch = _torch()
     chunked = _as_rows(t, walk.limit)  # the walk's chunks, as rows
@@ -511,8 +518,8 @@ def _raw_mean_std(moments: _Moments, count: int, work_dtype) -> tuple[float, flo
     mean = total / count
     if not (math.isfinite(mean) and math.isfinite(squares)):
         return None  # a sum overflowed the work dtype
-    trusted = moments.variance is not None and (
-        abs(mean) * info.eps <= math.sqrt(moments.variance) * _WELFORD_MEAN_TO_STD[dtype_name(work_dtype)])
+    limit = min(_WELFORD_MEAN_TO_STD[dtype_name(work_dtype)], math.sqrt(count) * _WELFORD_PER_ROOT_COUNT)
+    trusted = moments.variance is not None and abs(mean) * info.eps <= math.sqrt(moments.variance) * limit
     if trusted:
         return float(mean), math.sqrt(moments.variance)
     variance = squares / count - mean * mean

@@ -750,6 +750,22 @@ def test_the_accelerator_plan_sums_a_strided_half_precision_tensor_in_rows(make,
     assert math.isclose(result.mean, truth.mean().item(), rel_tol=1e-5, abs_tol=1e-5 * result.std)
 
 
+@pytest.mark.parametrize("count, waits", [(1 << 16, 3), (1 << 22, 2)])
+def test_float32_welford_is_trusted_over_enough_values(monkeypatch, count, waits):
+    """1000 std from zero: over 2**16 values a device's float32 Welford could move the std by about 5e-7
+    (CUDA's tree, emulated): the careful pass, one more wait; from 2**22 values, var_mean's result."""
+    from ipython_tensorview import chunking, histogram
+
+    t = torch.randn(count, generator=torch.Generator().manual_seed(0)) + 1000
+    fetches = []
+    for module in (stats_module, histogram):
+        monkeypatch.setattr(module, "to_host", lambda x: fetches.append(x.shape) or chunking.to_host(x))
+    result = tensor_stats(t, plan="whole")
+    assert len(fetches) == waits, fetches
+    truth = (t.double() - 1000).std(correction=0).item()
+    assert math.isclose(result.std, truth, rel_tol=1e-6)
+
+
 def test_welford_is_trusted_only_where_its_float64_error_is_negligible():
     t = torch.randn(1 << 22, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 5e11
     truth = (t - 5e11).std(correction=0).item()  # (the offset is exact in float64 at this magnitude)
