@@ -78,9 +78,9 @@ _CANCELLING_MEAN_TO_STD = 3.0
 _WELFORD_MEAN_TO_STD = {"float32": 2.0**-13, "float64": 2.0**-38}
 # ... and, over fewer values, while |mean| * eps <= std * sqrt(count) * this: fewer roundings average out.
 # Emulated in float32 as CUDA reduces (Welford's update per thread, Chan's combination up a tree; torch's
-# CPU kernel accumulates float32 in float64), the std moves by about eps * |mean| / std / sqrt(count): at
-# 1000 std, 4e-5 over 4 values, 1.4e-5 over 64, 1.3e-6 over 8192; float32 data 1000 std from zero is
-# trusted from 2**22 values, and takes the careful pass below (a few kernels at that size)
+# CPU kernel accumulates float32 in float64), the std moves by about eps * |mean| / std / sqrt(count)
+# (benchmarks/welford_float32.py: at 1000 std, 6e-5 over 4 values, 1.1e-5 over 64, 9e-7 over 8192); float32
+# data 1000 std from zero is trusted from 2**22 values, and takes the careful pass below (a few kernels there)
 _WELFORD_PER_ROOT_COUNT = 2.0**-24
 
 
