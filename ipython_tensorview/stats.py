@@ -160,6 +160,7 @@ def _host_pass(t, walk: Walk, step: int):
     histogram's sample. Returns the moments and the sample (None where ``step`` is 1)."""
     torch = _torch()
     integers = _is_integer(t)
+    sum_of_squares = _squares_by_rows if t.is_floating_point() and t.element_size() < 4 else _squares
     sample = sampled = offsets = None
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
@@ -187,9 +188,9 @@ def _host_pass(t, walk: Walk, step: int):
         else:
             values, extremes = work.real_values(piece), None
             array = values.numpy()
-            row = None if id(work) in unclean_last else _host_clean_row(values, array)
+            row = None if id(work) in unclean_last else _host_clean_row(values, array, sum_of_squares)
             if row is None:
-                row = _host_finite_row(values, work)
+                row = _host_finite_row(values, work, sum_of_squares)
                 unclean_last.add(id(work))
             else:
                 unclean_last.discard(id(work))
@@ -207,16 +208,38 @@ def _host_pass(t, walk: Walk, step: int):
     return moments, sample
 
 
-def _host_clean_row(values, array: np.ndarray) -> tuple | None:
+def _host_clean_row(values, array: np.ndarray, sum_of_squares) -> tuple | None:
     """A CPU chunk's row where it holds no NaN or Inf, else None (``array``: NumPy's view of ``values``).
     NumPy's fmin and fmax are its fastest min and max; they skip NaN (and misread signalling NaNs), so a
     NaN is told by the sum, which it makes NaN."""
-    torch = _torch()
     low, high = np.fmin.reduce(array), np.fmax.reduce(array)
     total = values.sum().item()
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return values.numel(), low, high, total, torch.dot(values, values).item(), 0, 0, 0
+    return values.numel(), low, high, total, sum_of_squares(values, total), 0, 0, 0
+
+
+def _squares(values, total: float = 0.0) -> float:
+    """The sum of squares of a CPU chunk of float32 values (``total``: their sum)."""
+    return _torch().dot(values, values).item()
+
+
+def _squares_by_rows(values, total: float) -> float:
+    """The sum of squares of a CPU chunk of float32 values read from a dtype of fewer bits (float16,
+    bfloat16, float8), ``total`` their sum. One dot over the chunk rounds each addition at its accumulator's
+    magnitude, and coarse values' squares round alike: the std of bfloat16 data 2.9 std from zero over 2**20
+    values was 4.5e-5 off, and 6.8e-6 at 1 std. Where the mean is larger than the spread (most of the sum
+    of squares is what the variance subtracts), the sum is taken again over rows of ``HALF_ROW`` (one batched
+    product), added in float64: 3.2e-7 off at 2.9 std, for about 100 µs more per chunk of 2**18."""
+    torch = _torch()
+    squares = _squares(values)
+    n = values.numel()
+    if total * total * 2 <= squares * n:  # mean**2 at most half the mean square: the spread at least the mean
+        return squares
+    whole = n // HALF_ROW * HALF_ROW
+    rows = values[:whole].view(-1, 1, HALF_ROW)
+    by_rows = torch.bmm(rows, rows.transpose(1, 2)).sum(dtype=torch.float64).item() if whole else 0.0
+    return by_rows + _squares(values[whole:])
 
 
 def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray) -> None:
@@ -228,7 +251,7 @@ def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray)
     sample[first : first + taken.size] = taken
 
 
-def _host_finite_row(values, work: Workspace) -> tuple:
+def _host_finite_row(values, work: Workspace, sum_of_squares) -> tuple:
     """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
     values, and its NaN, +Inf and -Inf counts.
 
@@ -252,14 +275,15 @@ def _host_finite_row(values, work: Workspace) -> tuple:
                 low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=marked).numpy())
             if high == 0:
                 high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
-        return finite, low, high, clean.sum().item(), torch.dot(clean, clean).item(), n - finite, 0, 0
+        total = clean.sum().item()
+        return finite, low, high, total, sum_of_squares(clean, total), n - finite, 0, 0
     nan = np.count_nonzero(np.isnan(array, out=mask))
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
     clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
-    total, squares = clean.sum().item(), torch.dot(clean, clean).item()
-    return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
+    total = clean.sum().item()
+    return finite, low, high, total, sum_of_squares(clean, total), nan, posinf, n - finite - nan - posinf
 
 
 def _first_pass(t, walk: Walk) -> _Moments:

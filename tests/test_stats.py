@@ -750,6 +750,17 @@ def test_the_accelerator_plan_sums_a_strided_half_precision_tensor_in_rows(make,
     assert math.isclose(result.mean, truth.mean().item(), rel_tol=1e-5, abs_tol=1e-5 * result.std)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float8_e4m3fn])
+@pytest.mark.parametrize("offset", [0.0, 1.5, 2.9])
+def test_coarse_floats_near_their_cancelling_limit_have_the_std_of_float64(dtype, offset):
+    """The CPU's chunks: a float32 dot over a chunk of coarse values' squares rounds alike at every step
+    (bfloat16 2.9 std from zero: 4.5e-5 off); where the mean passes the spread, the rows' sums are exact
+    enough."""
+    t = (torch.randn(1 << 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + offset).to(dtype)
+    truth = t.double().std(correction=0).item()
+    assert math.isclose(tensor_stats(t, plan="chunks").std, truth, rel_tol=1e-6 if offset > 1 else 1e-5)
+
+
 @pytest.mark.parametrize("count, waits", [(1 << 16, 3), (1 << 22, 2)])
 def test_float32_welford_is_trusted_over_enough_values(monkeypatch, count, waits):
     """1000 std from zero: over 2**16 values a device's float32 Welford could move the std by about 5e-7
