@@ -60,7 +60,8 @@ PLANS = {"cpu": "chunks"}
 # trusted) as many at once as temporaries of this many bytes hold: few kernels, bounded memory
 REVISIT_BYTES = 1 << 24
 # float16 and bfloat16 on an accelerator are summed in float32 over rows of this many (see _half_precision_sums
-# and _row_sums), each row's sums added in float64
+# and _row_sums), each row's sums added in float64; so are a CPU chunk's squares of coarse values far from zero
+# (see _squares_by_rows)
 HALF_ROW = 1 << 12
 # the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
 SAMPLE_PIECE = 1 << 16
