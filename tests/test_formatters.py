@@ -108,6 +108,7 @@ GRAD_TENSORS = {
     "non-leaf 300x300 (a strided thumbnail)": lambda: torch.randn(300, 300, requires_grad=True) * 2,
     "nested (ragged)": lambda: torch.nested.nested_tensor([torch.ones(2), torch.ones(3)], requires_grad=True),
     "expanded": lambda: torch.randn(1, 5, requires_grad=True).expand(4, 5),
+    "expanded, past the small path": lambda: torch.randn(1, 5000, requires_grad=True).expand(4, 5000),
     "with NaN": lambda: torch.tensor([[1.0, float("nan")], [2.0, 3.0]], requires_grad=True),
 }
 
