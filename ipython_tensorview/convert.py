@@ -51,11 +51,11 @@ class Conversion:
 
     def __str__(self) -> str:
         head = f"ndarray {self.array.dtype} {tuple(self.array.shape)}"
+        steps = f" (steps: {', '.join(self.steps)})" if self.steps else ""
         if self.held_alone:
-            steps = f" (steps: {', '.join(self.steps)})" if self.steps else ""
             return f"{head}: shares memory with nothing: a new tensor's, which only the array holds{steps}"
         if not self.shares_memory and self.array.size == 0:  # nothing copied, whatever the steps
-            return f"{head}: empty, no memory to share" + (f" (steps: {', '.join(self.steps)})" if self.steps else "")
+            return f"{head}: empty, no memory to share{steps}"
         if not self.shares_memory:
             return f"{head}: copied" + (f": {', '.join(self.steps)}" if self.steps else "")
         if self.array.flags.writeable:

@@ -666,8 +666,8 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
         array = t.to(torch.complex64).abs().numpy()
     elif t.dtype == torch.complex64:  # |z| in float64, as the chunks take it (chunking.magnitude)
-        z = t.resolve_conj().resolve_neg().numpy()
-        real, imaginary = z.real.astype(np.float64).ravel(), z.imag.astype(np.float64).ravel()  # 0-d: 1-D
+        z = t.resolve_conj().resolve_neg().numpy().ravel()  # 1-D, a 0-d tensor too
+        real, imaginary = z.real.astype(np.float64), z.imag.astype(np.float64)
         array = np.sqrt(real * real + imaginary * imaginary)
         array[np.isinf(real) | np.isinf(imaginary)] = np.inf  # as hypot has it, beside NaN too
     elif t.is_complex():
