@@ -60,9 +60,11 @@ PLANS = {"cpu": "chunks"}
 # trusted) as many at once as temporaries of this many bytes hold: few kernels, bounded memory
 REVISIT_BYTES = 1 << 24
 # float16 and bfloat16 on an accelerator are summed in float32 over rows of this many (see _half_precision_sums
-# and _row_sums), each row's sums added in float64; so are a CPU chunk's squares of coarse values far from zero
-# (see _squares_by_rows)
+# and _row_sums), each row's sums added in float64; so are the squares of CPU chunks of coarse values (see
+# _sums_of_squares)
 HALF_ROW = 1 << 12
+# this many of a float32 tensor's values tell whether they lie on a coarse grid (see _on_coarse_grid)
+GRID_HEAD = 16
 # the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
 SAMPLE_PIECE = 1 << 16
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
@@ -161,7 +163,7 @@ def _host_pass(t, walk: Walk, step: int):
     histogram's sample. Returns the moments and the sample (None where ``step`` is 1)."""
     torch = _torch()
     integers = _is_integer(t)
-    sum_of_squares = _squares_by_rows if t.is_floating_point() and t.element_size() < 4 else _squares
+    sum_of_squares = _sums_of_squares(t)
     sample = sampled = offsets = None
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
@@ -189,7 +191,7 @@ def _host_pass(t, walk: Walk, step: int):
         else:
             values, extremes = work.real_values(piece), None
             array = values.numpy()
-            row = None if id(work) in unclean_last else _host_clean_row(values, array, sum_of_squares)
+            row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
             if row is None:
                 row = _host_finite_row(values, work, sum_of_squares)
                 unclean_last.add(id(work))
@@ -209,7 +211,7 @@ def _host_pass(t, walk: Walk, step: int):
     return moments, sample
 
 
-def _host_clean_row(values, array: np.ndarray, sum_of_squares) -> tuple | None:
+def _host_clean_row(values, array: np.ndarray, work: Workspace, sum_of_squares) -> tuple | None:
     """A CPU chunk's row where it holds no NaN or Inf, else None (``array``: NumPy's view of ``values``).
     NumPy's fmin and fmax are its fastest min and max; they skip NaN (and misread signalling NaNs), so a
     NaN is told by the sum, which it makes NaN."""
@@ -217,32 +219,86 @@ def _host_clean_row(values, array: np.ndarray, sum_of_squares) -> tuple | None:
     total = values.sum().item()
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return values.numel(), low, high, total, sum_of_squares(values, total), 0, 0, 0
+    return values.numel(), low, high, total, sum_of_squares(values, total, work), 0, 0, 0
 
 
-def _squares(values, total: float = 0.0) -> float:
-    """The sum of squares of a CPU chunk of float32 values (``total``: their sum)."""
+def _sums_of_squares(t):
+    """How a CPU pass over ``t`` takes each chunk's sum of squares: ``f(values, total, work)``, of the chunk's
+    work values, their sum and the workspace reading them.
+
+    One float32 dot over a chunk of 2**18 values rounds each addition at its accumulators' magnitude, and
+    the squares of values on a coarse grid round alike, all the same way: the std of float32 pixels 0 to
+    255 was 4.5e-5 off, of the same less 127.5 1.9e-5, of bfloat16 data 2.9 std from zero 4.5e-5. Such
+    chunks take their squares by rows (:func:`_squares_by_rows`: 3e-9, 1e-11 and 7e-8 off):
+
+    - a float32 tensor's every chunk, where its values look like a grid's (:func:`_on_coarse_grid`);
+    - a chunk of float16, bfloat16 or float8 values (each with a grid of its own magnitude), where its mean
+      passes its spread: most of the sum of squares is then what the variance subtracts, which multiplies
+      its error (2e-6 where the mean is within the spread; see :class:`_SquaresWhereTheMeanPasses`).
+
+    Rows cost more than one dot: the statistics of 1e8 float32 pixels take about a quarter longer (54 to
+    66 ms, best of 15). So float32 data off the grid keeps the dot (1e-7 off 2 std from zero), and the grid
+    is judged once per tensor: a check per chunk cost data off it about a tenth more (the pass's two threads
+    wait on each other's Python). float64 chunks keep the dot: their sums round a billionth as much.
+    """
+    torch = _torch()
+    if t.dtype == torch.float32:
+        one = _squares_by_rows if _on_coarse_grid(t) else _squares
+        return lambda values, total, work: one(values)
+    if t.is_floating_point() and t.element_size() < 4:
+        return _SquaresWhereTheMeanPasses()
+    return lambda values, total, work: _squares(values)
+
+
+def _squares(values) -> float:
+    """The sum of squares of a CPU chunk, one dot."""
     return _torch().dot(values, values).item()
 
 
-def _squares_by_rows(values, total: float) -> float:
-    """The sum of squares of a CPU chunk of float32 values read from a dtype of fewer bits (float16,
-    bfloat16, float8), ``total`` their sum. One dot over the chunk rounds each addition at its accumulator's
-    magnitude, and coarse values' squares round alike: over 2**20 values the std of bfloat16 data 2.9 std
-    from zero was 4.5e-5 off (6.8e-6 at 1 std). Where the mean passes the spread (most of the sum of squares
-    is what the variance subtracts), the sum is taken again over rows of ``HALF_ROW`` (one batched product),
-    added in float64: 3.2e-7 off at 2.9 std, for about 100 µs more per chunk of 2**18. (float32 holding
-    integers rounds alike too, 2.9e-5 off for 4 Mi pixels 0 to 255; taking every float32 chunk whose mean
-    passes its spread this way would cost such tensors about 45% more, for all of them.)"""
-    torch = _torch()
-    squares = _squares(values)
-    n = values.numel()
-    if total * total * 2 <= squares * n:  # mean**2 at most half the mean square: the spread at least the mean
-        return squares
-    whole = n // HALF_ROW * HALF_ROW
-    rows = values[:whole].view(-1, 1, HALF_ROW)
-    by_rows = torch.bmm(rows, rows.transpose(1, 2)).sum(dtype=torch.float64).item() if whole else 0.0
+def _squares_by_rows(values) -> float:
+    """The sum of squares of a flat CPU chunk of float32 values: each row of ``HALF_ROW`` dotted with
+    itself (NumPy's loop over BLAS dots), the rows' sums added in float64."""
+    array = values.numpy()
+    whole = array.size - array.size % HALF_ROW
+    rows = array[:whole].reshape(-1, 1, HALF_ROW)
+    with np.errstate(over="ignore", invalid="ignore"):  # squares past float32's range are inf, as a dot's are
+        by_rows = float(np.add.reduce(np.matmul(rows, rows.transpose(0, 2, 1)), axis=None, dtype=np.float64))
     return by_rows + _squares(values[whole:])
+
+
+def _on_coarse_grid(t) -> bool:
+    """Whether a float32 tensor's values look like points of a coarse grid: ``GRID_HEAD`` of them, spread
+    along its first row, lie on a grid of at most 2**12 steps up to the power of two above their largest
+    magnitude (whole numbers below 4096, halves below 2048...). One dot's error falls as the grid grows
+    finer: 1.4e-5 for whole numbers below 256, 1.3e-6 below 4096, 1.5e-7 below 32768. A float with most of
+    its bits set lies on it by a chance of about 2**-11."""
+    row = t
+    while row.dim() > 1:
+        row = row[0]
+    values = row[:: max(1, row.numel() // GRID_HEAD)][:GRID_HEAD].tolist() if row.dim() else [row.item()]
+    finite = [value for value in values if math.isfinite(value)]
+    if not finite:
+        return False
+    scale = math.ldexp(1.0, 12 - math.frexp(max(map(abs, finite)))[1])  # a power of two: the products are exact
+    return all((value * scale).is_integer() for value in finite)
+
+
+class _SquaresWhereTheMeanPasses:
+    """The sums of squares of a pass's chunks of float16, bfloat16 or float8 values, read as float32: by
+    rows where the chunk's mean passes its spread, else one dot. A thread whose last chunk's mean passed
+    its spread takes the rows first, without the dot: its next one likely does too."""
+
+    def __init__(self):
+        self._mean_passed = set()  # the workspaces whose last chunk's mean passed its spread
+
+    def __call__(self, values, total: float, work: Workspace) -> float:
+        by_rows = id(work) in self._mean_passed
+        squares = _squares_by_rows(values) if by_rows else _squares(values)
+        passes = total * total * 2 > squares * values.numel()  # mean**2 over half the mean square
+        if passes and not by_rows:
+            squares = _squares_by_rows(values)
+        (self._mean_passed.add if passes else self._mean_passed.discard)(id(work))
+        return squares
 
 
 def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray) -> None:
@@ -279,14 +335,14 @@ def _host_finite_row(values, work: Workspace, sum_of_squares) -> tuple:
             if high == 0:
                 high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
         total = clean.sum().item()
-        return finite, low, high, total, sum_of_squares(clean, total), n - finite, 0, 0
+        return finite, low, high, total, sum_of_squares(clean, total, work), n - finite, 0, 0
     nan = np.count_nonzero(np.isnan(array, out=mask))
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
     clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
     total = clean.sum().item()
-    return finite, low, high, total, sum_of_squares(clean, total), nan, posinf, n - finite - nan - posinf
+    return finite, low, high, total, sum_of_squares(clean, total, work), nan, posinf, n - finite - nan - posinf
 
 
 def _first_pass(t, walk: Walk) -> _Moments:

@@ -761,6 +761,32 @@ def test_coarse_floats_near_their_cancelling_limit_have_the_std_of_float64(dtype
     assert math.isclose(tensor_stats(t, plan="chunks").std, truth, rel_tol=1e-6 if offset > 1 else 1e-5)
 
 
+def _pixels(count: int):
+    return torch.randint(0, 256, (count,), generator=torch.Generator().manual_seed(0)).float()
+
+
+@pytest.mark.parametrize("make, tolerance", [
+    # one dot per chunk, as before: 4.5e-5, 1.9e-5, 1.1e-5 and 1.5e-5 off
+    pytest.param(lambda: _pixels(1 << 22), 1e-7, id="pixels 0 to 255"),
+    pytest.param(lambda: _pixels(1 << 22) - 127.5, 1e-7, id="pixels less 127.5"),
+    pytest.param(lambda: _pixels(1 << 22) - 128, 1e-7, id="int8"),
+    pytest.param(lambda: (torch.randn(1 << 22, generator=torch.Generator().manual_seed(0)) * 100).round(), 1e-7,
+                 id="rounded"),
+    # chunks whose mean passes their spread, then chunks on a grid whose mean does not, then again: each
+    # thread's guess from its last chunk is wrong at each change (one dot for all: 2.5e-6 off; the rest is
+    # the float32 sums', whose means pass the spread)
+    pytest.param(lambda: torch.cat([_pixels(1 << 20), _pixels(1 << 20) - 127.5, _pixels(1 << 20) + 1000]), 1e-6,
+                 id="pixels, centred, far"),
+])
+def test_float32_on_a_coarse_grid_has_the_std_of_float64(make, tolerance):
+    """One float32 dot over a chunk of whole numbers' (or halves') squares rounds alike at every step; rows
+    of them are exact."""
+    t = make()
+    truth = t.double().std(correction=0).item()
+    assert math.isclose(tensor_stats(t, plan="chunks").std, truth, rel_tol=tolerance)
+    assert math.isclose(tensor_stats(t, plan="chunks").mean, t.double().mean().item(), rel_tol=1e-7)
+
+
 @pytest.mark.parametrize("count, waits", [(1 << 16, 3), (1 << 22, 2)])
 def test_float32_welford_is_trusted_over_enough_values(monkeypatch, count, waits):
     """1000 std from zero: over 2**16 values a device's float32 Welford could move the std by about 5e-7
@@ -846,3 +872,18 @@ def test_the_accelerator_plan_reads_nan_again_within_its_memory_bound(monkeypatc
         result = tensor_stats(t, plan="whole")
     assert result.nan == len(range(0, 1 << 23, 1000)) and result.first_non_finite == (0,)
     assert mode.largest[0] <= stats_module.REVISIT_BYTES, mode.largest
+
+
+def test_only_values_on_a_coarse_grid_are_judged_on_one():
+    """Whole numbers and halves are (their chunks take the rows); floats with most of their bits set are
+    not (theirs keep the one dot, which costs less)."""
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        values = torch.randn(8, 64, generator=generator)
+        assert not stats_module._on_coarse_grid(values)
+        assert stats_module._on_coarse_grid((values * 50).round())
+        assert stats_module._on_coarse_grid((values * 50).round().T + 0.5)
+        assert not stats_module._on_coarse_grid((values * 50).round() + 0.25 * values)
+    assert stats_module._on_coarse_grid(torch.zeros(3, 4))
+    assert stats_module._on_coarse_grid(torch.tensor([math.nan, 3.0, -math.inf, 255.0]))
+    assert not stats_module._on_coarse_grid(torch.tensor([math.nan, math.inf]))
