@@ -10,7 +10,8 @@ Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_chec
    statistics took; the same for lovely-tensors when installed, side by side.
 3. The statistics' plan on the device, for normal, offset, NaN-holding and half-precision data: time against t.sum(),
    kernel launches (torch.profiler) and waits for the device (torch.cuda.set_sync_debug_mode).
-4. The error of the device's var_mean and of the statistics' std, for data offset from zero, by size.
+4. The error of the device's var_mean and of the statistics' std, for data offset from zero, by size, and
+   of the statistics' std of float32 whole numbers.
 """
 
 import argparse
@@ -192,6 +193,15 @@ def check_welford(device: str) -> None:
                         found.append(abs(std - truth) / truth)
                 cells.append(" / ".join(f"{max(found):8.1e}" if found else f"{'n/a':>8}" for found in errors))
             print(f"  {str(dtype).removeprefix('torch.'):8} {n:>10,}  " + "  ".join(cells), flush=True)
+    # values on a coarse grid, whose squares round alike in one float32 sum (the CPU takes them by rows)
+    print(f"  float32 whole numbers, the statistics' std:  {'elements':>10}  {'0 to 255':>9}  {'less 127.5':>10}")
+    for n in (2**20, 2**24) + ((2**27,) if device != "cpu" else ()):
+        pixels = torch.randint(0, 256, (n,), generator=torch.Generator().manual_seed(0)).float()
+        cells = []
+        for x in (pixels, pixels - 127.5):
+            truth = x.double().std(correction=0).item()
+            cells.append(abs(tensor_stats(x.to(device)).std - truth) / truth)
+        print(f"  {'':44} {n:>10,}  {cells[0]:9.1e}  {cells[1]:10.1e}", flush=True)
 
 
 def main():

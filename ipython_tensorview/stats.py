@@ -219,22 +219,24 @@ def _host_clean_row(values, array: np.ndarray, work: Workspace, sum_of_squares) 
     total = values.sum().item()
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return values.numel(), low, high, total, sum_of_squares(values, total, work), 0, 0, 0
+    return values.numel(), low, high, total, sum_of_squares(values, values.numel(), total, work), 0, 0, 0
 
 
 def _sums_of_squares(t):
-    """How a CPU pass over ``t`` takes each chunk's sum of squares: ``f(values, total, work)``, of the chunk's
-    work values, their sum and the workspace reading them.
+    """How a CPU pass over ``t`` takes each chunk's sum of squares: ``f(values, count, total, work)``, of the
+    chunk's work values (NaN and Inf set to zero), how many of them are finite, their sum and the workspace
+    reading them.
 
     One float32 dot over a chunk of 2**18 values rounds each addition at its accumulators' magnitude, and
     the squares of values on a coarse grid round alike, all the same way: the std of float32 pixels 0 to
     255 was 4.5e-5 off, of the same less 127.5 1.9e-5, of bfloat16 data 2.9 std from zero 4.5e-5. Such
-    chunks take their squares by rows (:func:`_squares_by_rows`: 3e-9, 1e-11 and 7e-8 off):
+    chunks take their squares by rows (:func:`_squares_by_rows`: 1e-8, 1e-11 and 7e-8 off):
 
-    - a float32 tensor's every chunk, where its values look like a grid's (:func:`_on_coarse_grid`);
-    - a chunk of float16, bfloat16 or float8 values (each with a grid of its own magnitude), where its mean
-      passes its spread: most of the sum of squares is then what the variance subtracts, which multiplies
-      its error (2e-6 where the mean is within the spread; see :class:`_SquaresWhereTheMeanPasses`).
+    - every chunk of a float32, float16, bfloat16 or float8 tensor whose values look like a grid's
+      (:func:`_on_coarse_grid`);
+    - a chunk of other float16, bfloat16 or float8 values (each on a grid of its own magnitude), where its
+      mean passes its spread: most of the sum of squares is then what the variance subtracts, which
+      multiplies its error (2e-6 where the mean is within the spread; see :class:`_SquaresWhereTheMeanPasses`).
 
     Rows cost more than one dot: the statistics of 1e8 float32 pixels take about a quarter longer (54 to
     66 ms, best of 15). So float32 data off the grid keeps the dot (1e-7 off 2 std from zero), and the grid
@@ -242,12 +244,13 @@ def _sums_of_squares(t):
     wait on each other's Python). float64 chunks keep the dot: their sums round a billionth as much.
     """
     torch = _torch()
-    if t.dtype == torch.float32:
-        one = _squares_by_rows if _on_coarse_grid(t) else _squares
-        return lambda values, total, work: one(values)
-    if t.is_floating_point() and t.element_size() < 4:
-        return _SquaresWhereTheMeanPasses()
-    return lambda values, total, work: _squares(values)
+    coarse = t.is_floating_point() and t.element_size() < 4
+    if coarse or t.dtype == torch.float32:
+        if _on_coarse_grid(t):
+            return lambda values, count, total, work: _squares_by_rows(values)
+        if coarse:
+            return _SquaresWhereTheMeanPasses()
+    return lambda values, count, total, work: _squares(values)
 
 
 def _squares(values) -> float:
@@ -261,17 +264,18 @@ def _squares_by_rows(values) -> float:
     array = values.numpy()
     whole = array.size - array.size % HALF_ROW
     rows = array[:whole].reshape(-1, 1, HALF_ROW)
-    with np.errstate(over="ignore", invalid="ignore"):  # squares past float32's range are inf, as a dot's are
+    with np.errstate(all="ignore"):  # squares past float32's range are inf and tiny ones 0, as a dot's are
         by_rows = float(np.add.reduce(np.matmul(rows, rows.transpose(0, 2, 1)), axis=None, dtype=np.float64))
     return by_rows + _squares(values[whole:])
 
 
 def _on_coarse_grid(t) -> bool:
-    """Whether a float32 tensor's values look like points of a coarse grid: ``GRID_HEAD`` of them, spread
-    along its first row, lie on a grid of at most 2**12 steps up to the power of two above their largest
-    magnitude (whole numbers below 4096, halves below 2048...). One dot's error falls as the grid grows
-    finer: 1.4e-5 for whole numbers below 256, 1.3e-6 below 4096, 1.5e-7 below 32768. A float with most of
-    its bits set lies on it by a chance of about 2**-11."""
+    """Whether a tensor's values look like points of a coarse grid: ``GRID_HEAD`` of them, spread along its
+    first row, lie on a grid of at most 2**12 steps up to the power of two above their largest magnitude
+    (whole numbers below 4096, halves below 2048...), or of fewer where the dtype holds fewer bits (2**8 for
+    bfloat16: whole numbers below 256), so that its own values with most of their bits set stay off it.
+    One dot's error falls as the grid grows finer: 1.4e-5 for float32 whole numbers below 256, 1.3e-6
+    below 4096, 1.5e-7 below 32768. Normal data lies on it by a chance below 1e-4."""
     row = t
     while row.dim() > 1:
         row = row[0]
@@ -279,7 +283,8 @@ def _on_coarse_grid(t) -> bool:
     finite = [value for value in values if math.isfinite(value)]
     if not finite:
         return False
-    scale = math.ldexp(1.0, 12 - math.frexp(max(map(abs, finite)))[1])  # a power of two: the products are exact
+    steps = min(12, 2 - math.frexp(_torch().finfo(t.dtype).eps)[1])  # the dtype's significant bits, at most 12
+    scale = math.ldexp(1.0, steps - math.frexp(max(map(abs, finite)))[1])  # a power of two: exact products
     return all((value * scale).is_integer() for value in finite)
 
 
@@ -291,10 +296,10 @@ class _SquaresWhereTheMeanPasses:
     def __init__(self):
         self._mean_passed = set()  # the workspaces whose last chunk's mean passed its spread
 
-    def __call__(self, values, total: float, work: Workspace) -> float:
+    def __call__(self, values, count: int, total: float, work: Workspace) -> float:
         by_rows = id(work) in self._mean_passed
         squares = _squares_by_rows(values) if by_rows else _squares(values)
-        passes = total * total * 2 > squares * values.numel()  # mean**2 over half the mean square
+        passes = total * total * 2 > squares * count  # mean**2 over half the mean square
         if passes and not by_rows:
             squares = _squares_by_rows(values)
         (self._mean_passed.add if passes else self._mean_passed.discard)(id(work))
@@ -335,14 +340,15 @@ def _host_finite_row(values, work: Workspace, sum_of_squares) -> tuple:
             if high == 0:
                 high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
         total = clean.sum().item()
-        return finite, low, high, total, sum_of_squares(clean, total, work), n - finite, 0, 0
+        return finite, low, high, total, sum_of_squares(clean, finite, total, work), n - finite, 0, 0
     nan = np.count_nonzero(np.isnan(array, out=mask))
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
     clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
     total = clean.sum().item()
-    return finite, low, high, total, sum_of_squares(clean, total, work), nan, posinf, n - finite - nan - posinf
+    squares = sum_of_squares(clean, finite, total, work)
+    return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
 
 
 def _first_pass(t, walk: Walk) -> _Moments:
