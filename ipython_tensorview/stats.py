@@ -270,16 +270,17 @@ def _squares_by_rows(values) -> float:
 
 
 def _on_coarse_grid(t) -> bool:
-    """Whether a tensor's values look like points of a coarse grid: ``GRID_HEAD`` of them, spread along its
-    first row, lie on a grid of at most 2**12 steps up to the power of two above their largest magnitude
-    (whole numbers below 4096, halves below 2048...), or of fewer where the dtype holds fewer bits (2**8 for
-    bfloat16: whole numbers below 256), so that its own values with most of their bits set stay off it.
-    One dot's error falls as the grid grows finer: 1.4e-5 for float32 whole numbers below 256, 1.3e-6
-    below 4096, 1.5e-7 below 32768. Normal data lies on it by a chance below 1e-4."""
-    row = t
+    """Whether a tensor's values look like points of a coarse grid: ``GRID_HEAD`` of them, spread over it
+    (where it is contiguous, else along its first row), lie on a grid of at most 2**12 steps up to the power
+    of two above their largest magnitude (whole numbers below 4096, halves below 2048...), or of fewer where
+    the dtype holds fewer bits (2**8 for bfloat16: whole numbers below 256), so that its own values with
+    most of their bits set stay off it. One dot's error falls as the grid grows finer: 1.4e-5 for float32
+    whole numbers below 256, 1.3e-6 below 4096, 1.5e-7 below 32768. Normal data lies on it by a chance
+    below 1e-4."""
+    row = t.view(-1) if t.is_contiguous() else t  # (an (N, 1) column's first row is one value)
     while row.dim() > 1:
         row = row[0]
-    values = row[:: max(1, row.numel() // GRID_HEAD)][:GRID_HEAD].tolist() if row.dim() else [row.item()]
+    values = row[:: max(1, row.numel() // GRID_HEAD)][:GRID_HEAD].tolist()
     finite = [value for value in values if math.isfinite(value)]
     if not finite:
         return False

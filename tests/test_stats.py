@@ -899,6 +899,9 @@ def test_only_values_on_a_coarse_grid_are_judged_on_one(dtype):
         assert stats_module._on_coarse_grid((whole.T + 0.5).to(dtype))
     assert not stats_module._on_coarse_grid(torch.randn(8, 64, generator=generator) * 100)
     assert stats_module._on_coarse_grid(torch.zeros(3, 4, dtype=dtype))
+    column = torch.randn(64, 1, generator=generator).to(dtype)
+    column[0] = 0  # a whole number first: the other 15 read say otherwise
+    assert not stats_module._on_coarse_grid(column)
     infinity = math.inf if dtype != torch.float8_e4m3fn else math.nan  # (which has no Inf)
     assert stats_module._on_coarse_grid(torch.tensor([math.nan, 3.0, -infinity, 7.0]).to(dtype))
     assert not stats_module._on_coarse_grid(torch.tensor([math.nan, infinity]).to(dtype))
