@@ -121,12 +121,14 @@ def np_magic() -> list[tuple[str, float, float]]:
     shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "ipython_tensorview")
     x = shell.user_ns["x"] = torch.randn(3, 4, requires_grad=True)
-    number = 5000
-    idiom = min(timeit.repeat(lambda: x.detach().cpu().numpy(), number=number, repeat=5)) / number
-    with contextlib.redirect_stdout(io.StringIO()):
-        magic = min(timeit.repeat(lambda: shell.run_line_magic("np", "-q x"), number=number, repeat=5)) / number
-    api = min(timeit.repeat(lambda: convert(x), number=number, repeat=5)) / number
-    return [("%np -q x (baseline: the idiom)", magic, idiom), ("convert(x) (baseline: the idiom)", api, idiom)]
+    number, idiom, magic, api = 2000, [], [], []
+    for _ in range(9):  # in alternation, so that a slow spell of a shared machine weighs on all three alike
+        idiom.append(timeit.timeit(lambda: x.detach().cpu().numpy(), number=number) / number)
+        with contextlib.redirect_stdout(io.StringIO()):
+            magic.append(timeit.timeit(lambda: shell.run_line_magic("np", "-q x"), number=number) / number)
+        api.append(timeit.timeit(lambda: convert(x), number=number) / number)
+    return [("%np -q x (baseline: the idiom)", min(magic), min(idiom)),
+            ("convert(x) (baseline: the idiom)", min(api), min(idiom))]
 
 
 METHODS = ["t.sum() (one pass, the baseline)", "this extension: text/plain", "this extension: text + html",
