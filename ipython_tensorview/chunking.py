@@ -236,7 +236,7 @@ class Workspace:
         if buffer is None or buffer.numel() < n:
             size = n if buffer is None else max(n, self.size)
             buffer = self._buffers[key] = _torch().empty(size, dtype=dtype, device=self.device)
-        return buffer[:n]
+        return buffer if buffer.numel() == n else buffer[:n]  # (a slice costs µs, the GIL held)
 
     def clear(self) -> None:
         """Let the buffers go: the next pass, which may need others, makes what it uses."""
@@ -251,7 +251,9 @@ class Workspace:
         torch = _torch()
         if piece.dtype == self.dtype:
             return piece
-        out = self.buffer("values", self.dtype, piece.numel()).view(piece.shape)
+        out = self.buffer("values", self.dtype, piece.numel())
+        if piece.dim() != 1:
+            out = out.view(piece.shape)
         if piece.is_complex():
             if piece.dtype == torch.complex64:  # |z| in float64: abs computes in its parts' precision
                 return magnitude(piece, out, self)
@@ -298,6 +300,10 @@ class Workspace:
         return piece
 
 
+# the most chunks a walk slices before its threads start (each slice a view: a few hundred bytes)
+SLICED = 4096
+
+
 class Walk:
     """A tensor's chunks in memory order (see :func:`chunk_views`), each read by a task on one of the
     threads of :func:`parallel_map`, one per workspace.
@@ -309,7 +315,7 @@ class Walk:
     def __init__(self, t, limit: int, workspaces: list[Workspace]):
         self.t, self.limit, self.workspaces = t, limit, workspaces
         self._flat = flat_in_memory_order(t)
-        self._views = None
+        self._views = self._slices = None
 
     def __len__(self) -> int:
         if self._flat is not None:
@@ -320,6 +326,14 @@ class Walk:
         if self._flat is not None:
             return self._flat[index * self.limit : (index + 1) * self.limit]
         return self._listed()[index]
+
+    def _sliced(self) -> tuple | None:
+        """The flat view's slices, made at once by the calling thread where there are at most ``SLICED``:
+        a slice made by a pass's thread holds the GIL that the other threads wait for between kernels
+        (their few µs per chunk cost the pass about a tenth)."""
+        if self._slices is None and len(self) <= SLICED:
+            self._slices = self._flat.split(self.limit)
+        return self._slices
 
     def _listed(self) -> list:
         if self._views is None:
@@ -338,6 +352,9 @@ class Walk:
         indices = range(len(self)) if indices is None else indices
         flat, limit = self._flat, self.limit
         if flat is not None and not flat.is_neg():  # each piece a slice of the flat view, as it is
+            slices = self._sliced()
+            if slices is not None:
+                return parallel_map(lambda index, work: task(index, slices[index], work), indices, self.workspaces)
             return parallel_map(lambda index, work: task(index, flat[index * limit : (index + 1) * limit], work),
                                 indices, self.workspaces)
         return parallel_map(lambda index, work: task(index, work.flat(self.view(index)), work), indices,
