@@ -98,7 +98,8 @@ def flat_piece(view, buffer=None):
         return view.view(-1)
     if buffer is None:
         return view.resolve_neg().reshape(-1).clone()
-    out = buffer[: view.numel()]
+    n = view.numel()
+    out = buffer if buffer.numel() == n else buffer[:n]
     out.view(view.shape).copy_(view)  # copying resolves the neg bit
     return out
 

@@ -31,6 +31,21 @@ def test_a_walk_on_several_threads_gives_every_chunk_in_order():
     assert len(threads) == 3
 
 
+@pytest.mark.parametrize("sliced", [4096, 3], ids=["sliced at once", "sliced by the threads"])
+def test_a_flat_walk_reads_views_of_the_tensor_in_order(monkeypatch, sliced):
+    """Its chunks are views of the tensor's memory, not copies, whoever slices them."""
+    from ipython_tensorview import chunking
+
+    monkeypatch.setattr(chunking, "SLICED", sliced)
+    t = torch.arange(1000, dtype=torch.float32)
+    walk = Walk(t, 64, _workspaces(t, 64, 2))
+    results = walk.map(lambda index, piece, work: (index, piece.data_ptr(), piece.clone()))
+    assert [index for index, _, _ in results] == list(range(16))
+    assert [pointer for _, pointer, _ in results] == [t.data_ptr() + 4 * 64 * index for index in range(16)]
+    assert torch.equal(torch.cat([piece for _, _, piece in results]), t)
+    assert walk.map(lambda index, piece, work: piece.numel(), indices=[15, 2]) == [1000 - 15 * 64, 64]
+
+
 def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
     t = torch.zeros(10_000)
     read = []
