@@ -246,6 +246,10 @@ def containers(display) -> None:
         print(f"{name:28} {times}  ({ratios})", flush=True)
 
 
+def _time(seconds: float) -> str:
+    return f"{seconds * 1e3:8.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:8.2f} µs"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", type=float, default=1e8)
@@ -260,7 +264,7 @@ def main():
     print(f"{'what':48} {'time':>10} {'baseline':>10} {'ratio':>7}")
     for group in (large(display, elements), busy_neighbour(display, elements), small(display), np_magic()):
         for name, seconds, baseline in group:
-            print(f"{name:48} {seconds * 1e3:8.2f} ms {baseline * 1e3:8.2f} ms {seconds / baseline:6.2f}x", flush=True)
+            print(f"{name:48} {_time(seconds)} {_time(baseline)} {seconds / baseline:6.2f}x", flush=True)
     containers(display)
     if not args.no_memory:
         memory(elements)

@@ -49,6 +49,12 @@ class Conversion:
     #: it shares with nothing, and needed no copy.
     held_alone: bool = False
 
+    def __init__(self, array, shares_memory, steps=(), source="tensor", reason="", held_alone=False):
+        # the fields at once: the generated __init__ of a frozen dataclass sets each through
+        # object.__setattr__, at twice the cost (a fifth of a small tensor's whole conversion)
+        vars(self).update(array=array, shares_memory=shares_memory, steps=steps, source=source, reason=reason,
+                          held_alone=held_alone)
+
     def __str__(self) -> str:
         head = f"ndarray {self.array.dtype} {tuple(self.array.shape)}"
         steps = f" (steps: {', '.join(self.steps)})" if self.steps else ""
