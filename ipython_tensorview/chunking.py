@@ -261,6 +261,8 @@ class Workspace:
             if piece.dtype == torch.complex32:  # no abs kernel for it
                 piece = piece.to(torch.complex64)
             return torch.abs(piece, out=out)
+        if piece.is_neg() and piece.device.type == "cpu":  # torch's float16-to-float32 copy there drops the
+            piece = piece.resolve_neg()  # neg bit of a contiguous view (FBGEMM's fast path)
         return out.copy_(piece)
 
     def non_finite_mask(self, values):
@@ -384,6 +386,8 @@ def _openmp() -> tuple:
             process = ctypes.CDLL(None)
             _openmp_calls = (process.omp_set_num_threads, process.omp_get_max_threads)
         except (AttributeError, OSError):  # a torch built without OpenMP, or a platform that hides it
+            if "torch" not in sys.modules:  # or torch, which loads it, not imported yet: ask again then
+                return ()
             _openmp_calls = (None,)
     return _openmp_calls if _openmp_calls[0] is not None else ()
 

@@ -49,7 +49,8 @@ class Conversion:
     #: it shares with nothing, and needed no copy.
     held_alone: bool = False
 
-    def __init__(self, array, shares_memory, steps=(), source="tensor", reason="", held_alone=False):
+    def __init__(self, array: np.ndarray, shares_memory: bool, steps: tuple[str, ...] = (), source: str = "tensor",
+                 reason: str = "", held_alone: bool = False) -> None:
         # the fields at once: the generated __init__ of a frozen dataclass sets each through
         # object.__setattr__, at twice the cost (a fifth of a small tensor's whole conversion)
         vars(self).update(array=array, shares_memory=shares_memory, steps=steps, source=source, reason=reason,

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -96,3 +98,12 @@ def test_many_threads_share_the_chunk_memory(monkeypatch):
     walk = stats_module._walk(torch.zeros(1 << 22), "chunks")
     assert len(walk.workspaces) == stats_module.CPU_WORKERS
     assert walk.limit * len(walk.workspaces) == stats_module.CHUNK_ELEMENTS["cpu"] * 2
+
+
+def test_threads_are_confined_once_torch_is_imported_after_the_extension():
+    """Asked before torch loads OpenMP, the answer is no; asked again after, it is OpenMP's own."""
+    code = ("from ipython_tensorview import chunking; before = chunking.can_confine_threads(); import torch; "
+            "print(before, chunking.can_confine_threads(), torch.backends.openmp.is_available())")
+    before, after, openmp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                           check=True).stdout.split()
+    assert before == "False" and after == openmp

@@ -777,6 +777,8 @@ def _pixels(count: int):
     pytest.param(lambda: _pixels(1 << 22), 1e-7, id="pixels 0 to 255"),
     pytest.param(lambda: _pixels(1 << 22) - 127.5, 1e-7, id="pixels less 127.5"),
     pytest.param(lambda: _pixels(1 << 22) - 128, 1e-7, id="int8"),
+    pytest.param(lambda: torch.cat([torch.randn(16, generator=torch.Generator().manual_seed(1)), _pixels(1 << 22)]),
+                 1e-7, id="pixels after a header"),  # one of the grid test's values is off the grid
     pytest.param(lambda: (torch.randn(1 << 22, generator=torch.Generator().manual_seed(0)) * 100).round(), 1e-7,
                  id="rounded"),
     # chunks whose mean passes their spread, then chunks on a grid whose mean does not, then again: each
@@ -902,6 +904,11 @@ def test_only_values_on_a_coarse_grid_are_judged_on_one(dtype):
     column = torch.randn(64, 1, generator=generator).to(dtype)
     column[0] = 0  # a whole number first: the other 15 read say otherwise
     assert not stats_module._on_coarse_grid(column)
+    stray = torch.arange(256.0) % top
+    stray[0] = 0.3  # one value of the 16 read may be off the grid, not two
+    assert stats_module._on_coarse_grid(stray.to(dtype))
+    stray[16] = 0.3
+    assert not stats_module._on_coarse_grid(stray.to(dtype))
     infinity = math.inf if dtype != torch.float8_e4m3fn else math.nan  # (which has no Inf)
     assert stats_module._on_coarse_grid(torch.tensor([math.nan, 3.0, -infinity, 7.0]).to(dtype))
     assert not stats_module._on_coarse_grid(torch.tensor([math.nan, infinity]).to(dtype))
@@ -914,3 +921,15 @@ def test_numpy_error_settings_do_not_reach_the_statistics():
     with np.errstate(all="raise"):
         result = tensor_stats(t, plan="chunks")
     assert result.max == 255 * 2.0**-140 and result.count == t.numel()
+
+
+@pytest.mark.parametrize("plan", ["chunks", "whole"])
+def test_a_float16_neg_view_has_its_own_statistics(plan):
+    """torch's float16-to-float32 copy on the CPU drops the neg bit of a contiguous view."""
+    t = (torch.arange(2.0**20) % 256).half()
+    t[5] = math.nan
+    result = tensor_stats(torch._neg_view(t), plan=plan)
+    truth = -t.double()[~t.isnan()]
+    assert (result.min, result.max, result.nan) == (-255, 0, 1)
+    assert math.isclose(result.mean, truth.mean().item(), rel_tol=1e-7)
+    assert math.isclose(result.std, truth.std(correction=0).item(), rel_tol=1e-7)
