@@ -333,7 +333,7 @@ class Walk:
     def _sliced(self) -> tuple | None:
         """The flat view's slices, made at once by the calling thread where there are at most ``SLICED``:
         a slice made by a pass's thread holds the GIL that the other threads wait for between kernels
-        (their few µs per chunk cost the pass about a tenth)."""
+        (their few µs per chunk cost the pass a tenth to a fifth)."""
         if self._slices is None and len(self) <= SLICED:
             self._slices = self._flat.split(self.limit)
         return self._slices

@@ -63,7 +63,7 @@ REVISIT_BYTES = 1 << 24
 # and _row_sums), each row's sums added in float64; so are the squares of CPU chunks of coarse values (see
 # _sums_of_squares)
 HALF_ROW = 1 << 12
-# this many of a float32 tensor's values tell whether they lie on a coarse grid (see _on_coarse_grid)
+# this many of a tensor's values tell whether they lie on a coarse grid (see _on_coarse_grid)
 GRID_HEAD = 16
 # the histogram's sample is binned in pieces of this many: its float64 positions need a buffer of that size
 SAMPLE_PIECE = 1 << 16
