@@ -98,10 +98,15 @@ def flat_piece(view, buffer=None):
         return view.view(-1)
     if buffer is None:
         return view.resolve_neg().reshape(-1).clone()
-    n = view.numel()
-    out = buffer if buffer.numel() == n else buffer[:n]
+    out = _leading(buffer, view.numel())
     out.view(view.shape).copy_(view)  # copying resolves the neg bit
     return out
+
+
+def _leading(buffer, n: int):
+    """The first ``n`` elements of ``buffer``: itself where it has no more (a slice costs µs, with the GIL
+    held that a pass's other threads wait on)."""
+    return buffer if buffer.numel() == n else buffer[:n]
 
 
 def chunks(t, limit: int, buffer=None):
@@ -237,7 +242,7 @@ class Workspace:
         if buffer is None or buffer.numel() < n:
             size = n if buffer is None else max(n, self.size)
             buffer = self._buffers[key] = _torch().empty(size, dtype=dtype, device=self.device)
-        return buffer if buffer.numel() == n else buffer[:n]  # (a slice costs µs, the GIL held)
+        return _leading(buffer, n)
 
     def clear(self) -> None:
         """Let the buffers go: the next pass, which may need others, makes what it uses."""
