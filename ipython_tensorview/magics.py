@@ -45,6 +45,13 @@ _OPTIONS_HINT = (" (options come first and are -c, -s, -q, -g, -o NAME and their
                  "%np --help says more)")
 
 
+@functools.cache
+def _as_it_is(ml_dtypes: bool) -> TensorView:
+    """Settings that convert a tensor's memory as it is: no copy, nothing made read-only (made once: a
+    ``TensorView`` costs more than a small tensor's whole ``%np``)."""
+    return TensorView(copy="never", readonly_shared=False, ml_dtypes=ml_dtypes)
+
+
 @magics_class
 class NpMagics(Magics):
     """Holds ``%np``; reads its settings from the extension's ``TensorView`` at each call."""
@@ -104,7 +111,7 @@ class NpMagics(Magics):
         copy = "always" if options.get("copy") else "never" if options.get("share") else None
         try:
             if alone:  # its memory becomes the array's, as it is: no copy to make, no one to keep from writing
-                conversion = convert(value, settings=TensorView(copy="never", ml_dtypes=self.settings.ml_dtypes))
+                conversion = convert(value, settings=_as_it_is(self.settings.ml_dtypes))
                 if conversion.shares_memory:  # (a conversion may have copied anyway: bfloat16 to float32)
                     conversion = replace(conversion, shares_memory=False, held_alone=True)
             else:
