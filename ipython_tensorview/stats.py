@@ -24,11 +24,13 @@ chunks' worth, whatever the tensor's size.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import sys
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,6 +71,8 @@ GRID_HEAD = 16
 SAMPLE_PIECE = 1 << 16
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
 SMALL_ELEMENTS = 4096
+# ... and up to this many, Python's own floats, in a list (see _few_values_stats)
+FEW_ELEMENTS = 64
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
@@ -722,10 +726,24 @@ def _histogram(walk: Walk, moments: _Moments, bins: int, low: float, high: float
     return list(histogram(sample_walk, bins, low, high, 1, unclean, by_bincount, of_sample=True))
 
 
+class _SmallStats(NamedTuple):
+    """What the small path reads: the finite values' count, extremes and moments, the non-finite counts."""
+
+    count: int
+    low: float
+    high: float
+    mean: float
+    std: float
+    nan: int
+    posinf: int
+    neginf: int
+    histogram: list[int]
+
+
 def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats | None:
-    """Statistics of a small CPU tensor, with NumPy on one float64 copy: a fraction of the chunked passes'
-    fixed cost. None where float64 could lose something (magnitudes beyond 1e±150, integers from 2**31):
-    the chunked passes handle those."""
+    """Statistics of a small CPU tensor from one float64 copy: a fraction of the chunked passes' fixed cost.
+    None where float64 could lose something (magnitudes beyond 1e±150, integers from 2**31): the chunked
+    passes handle those."""
     torch = _torch()
     if t.dtype == torch.complex32:  # no abs kernel: the magnitude of its complex64 form, as the chunks take it
         array = t.to(torch.complex64).abs().numpy()
@@ -741,57 +759,98 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     else:  # float16, bfloat16, float8: as float64
         array = t.to(torch.float64).numpy()
     array = array.astype(np.float64).ravel()
+    integers = not (t.is_floating_point() or t.is_complex())
+    read = _few_values_stats if array.size <= FEW_ELEMENTS else _array_stats
+    small = read(array, bins, value_range or (), integers)
+    if small is None:
+        return None
+    low, high = (int(small.low), int(small.high)) if integers and small.count else (small.low, small.high)
+    return Stats(
+        count=small.count,
+        min=low,
+        max=high,
+        mean=min(max(small.mean, low), high) if small.count else math.nan,
+        std=small.std,
+        nan=small.nan,
+        posinf=small.posinf,
+        neginf=small.neginf,
+        histogram=tuple(small.histogram),
+        of="|z|" if t.is_complex() else "",
+        sampled_from=sampled_from,
+    )
+
+
+def _float64_holds(low: float, high: float, integers: bool) -> bool:
+    """Whether float64 arithmetic keeps the statistics of values from ``low`` to ``high`` exact enough:
+    magnitudes within 1e±150 (their squares' sums neither overflow nor underflow), and integers below 2**31
+    (a float64 mean's rounding grows with their magnitude: half a unit at 2**52, where the std of values a
+    few units apart is off by a part in a thousand; the chunked passes' integer sums are exact)."""
+    magnitude = max(-low, high)
+    return (magnitude == 0 or 1e-150 < magnitude < 1e150) and not (integers and magnitude >= 2**31)
+
+
+def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
+    """The small path's statistics of a float64 array, by NumPy."""
     finite, nan, posinf = array, 0, 0
     with np.errstate(all="ignore"):  # magnitudes whose sums overflow leave this path below
         total = float(np.add.reduce(array))
         if not math.isfinite(total):  # a finite sum has no NaN or Inf in it
             finite = array[np.isfinite(array)]
             nan, posinf = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(array == math.inf))
-            total = float(np.add.reduce(finite))
     neginf = array.size - finite.size - nan - posinf
-    low = high = mean = std = math.nan
-    counts = []
-    if finite.size:
-        low, high = float(np.minimum.reduce(finite)), float(np.maximum.reduce(finite))
-        magnitude = max(-low, high)
-        integers = not (t.is_floating_point() or t.is_complex())
-        # integers from 2**31: a float64 mean's rounding grows with their magnitude (to half a unit at
-        # 2**52, where the std of values a few units apart is off by a part in a thousand); the chunked
-        # passes' integer sums are exact
-        if not (magnitude == 0 or 1e-150 < magnitude < 1e150) or (integers and magnitude >= 2**31):
-            return None
-        # deviations from a value amid them first: a float64 sum of values far from zero relative to their
-        # spread (1e16 + 0 or 2) rounds by more than the spread, and the mean and std would inherit it
-        pilot = low + (high - low) / 2
-        shifted = finite - pilot
-        offset = float(np.add.reduce(shifted)) / finite.size
-        mean = pilot + offset
-        deviations = shifted - offset  # subtracting the mean before squaring, as np.std does
-        std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
-        edge_low, edge_high = value_range or (low, high)
-        if not bins:
-            counts = []
-        elif edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
-            inner = bin_edges(edge_low, edge_high, bins)[1:-1]  # a value at e_i goes to bin i; at the top, the last
-            counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=bins).tolist()
-        else:
-            counts = middle_bin(finite.size, bins)
-        if integers:
-            low, high = int(low), int(high)
-        mean = min(max(mean, low), high)
-    return Stats(
-        count=finite.size,
-        min=low,
-        max=high,
-        mean=mean,
-        std=std,
-        nan=nan,
-        posinf=posinf,
-        neginf=neginf,
-        histogram=tuple(counts),
-        of="|z|" if t.is_complex() else "",
-        sampled_from=sampled_from,
-    )
+    if not finite.size:
+        return _SmallStats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, [])
+    low, high = float(np.minimum.reduce(finite)), float(np.maximum.reduce(finite))
+    if not _float64_holds(low, high, integers):
+        return None
+    # deviations from a value amid them first: a float64 sum of values far from zero relative to their
+    # spread (1e16 + 0 or 2) rounds by more than the spread, and the mean and std would inherit it
+    pilot = low + (high - low) / 2
+    shifted = finite - pilot
+    offset = float(np.add.reduce(shifted)) / finite.size
+    deviations = shifted - offset  # subtracting the mean before squaring, as np.std does
+    std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
+    edge_low, edge_high = value_range or (low, high)
+    if not bins:
+        counts = []
+    elif edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
+        inner = bin_edges(edge_low, edge_high, bins)[1:-1]  # a value at e_i goes to bin i; at the top, the last
+        counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=bins).tolist()
+    else:
+        counts = middle_bin(finite.size, bins)
+    return _SmallStats(finite.size, low, high, pilot + offset, std, nan, posinf, neginf, counts)
+
+
+def _few_values_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
+    """:func:`_array_stats` of an array of a few dozen values, in Python's floats: each NumPy call costs about
+    a microsecond, whatever its size, and a loop over so few values less. Sums are ``math.fsum``'s, exact
+    before their one rounding."""
+    values = array.tolist()
+    finite, nan, posinf = values, 0, 0
+    if not math.isfinite(sum(values)):  # a finite sum has no NaN or Inf in it
+        finite = [v for v in values if math.isfinite(v)]
+        nan, posinf = sum(v != v for v in values), values.count(math.inf)
+    neginf = len(values) - len(finite) - nan - posinf
+    if not finite:
+        return _SmallStats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, [])
+    low, high = min(finite), max(finite)
+    if not _float64_holds(low, high, integers):
+        return None
+    pilot = low + (high - low) / 2  # as in _array_stats
+    shifted = [v - pilot for v in finite]
+    offset = math.fsum(shifted) / len(finite)
+    std = math.sqrt(math.fsum([(d - offset) * (d - offset) for d in shifted]) / len(finite))
+    edge_low, edge_high = value_range or (low, high)
+    if not bins:
+        counts = []
+    elif edge_low < edge_high:
+        inner = bin_edges(edge_low, edge_high, bins)[1:-1].tolist()
+        counts = [0] * bins
+        for value in finite:
+            counts[bisect.bisect_right(inner, value)] += 1  # np.searchsorted's side="right"
+    else:
+        counts = middle_bin(len(finite), bins)
+    return _SmallStats(len(finite), low, high, pilot + offset, std, nan, posinf, neginf, counts)
 
 
 def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None = None,

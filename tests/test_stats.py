@@ -1,6 +1,7 @@
 import math
 import warnings
 from contextlib import contextmanager
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -18,29 +19,30 @@ from ipython_tensorview.stats import tensor_stats
 
 @contextmanager
 def stats_path(chunk):
-    """``chunk``: the elements per chunk of the chunked passes; "small" for the NumPy path of small tensors;
-    "whole" for an accelerator's plan (whole-tensor reductions first, then chunks of 64, read again a few at
+    """``chunk``: the elements per chunk of the chunked passes; "small" for the NumPy path of small tensors,
+    "few" for its Python path (which reads up to a few dozen values, here every small tensor's); "whole" for an accelerator's plan (whole-tensor reductions first, then chunks of 64, read again a few at
     a time: temporaries of 2000 bytes), run on the CPU."""
     previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, dict(stats_module.PLANS)
-    revisit = stats_module.REVISIT_BYTES
+    revisit, few = stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS
+    stats_module.FEW_ELEMENTS = stats_module.SMALL_ELEMENTS if chunk == "few" else 0
     if chunk == "whole":
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, stats_module.PLANS["cpu"] = 64, 0, "whole"
         stats_module.REVISIT_BYTES = 2000
-    elif chunk != "small":
+    elif chunk not in ("small", "few"):
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS = chunk, 0
     try:
         yield
     finally:
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, plans = previous
-        stats_module.REVISIT_BYTES = revisit
+        stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS = revisit, few
         stats_module.PLANS.clear()
         stats_module.PLANS.update(plans)
 
 
-@pytest.fixture(params=["chunked", "small", "whole"])
+@pytest.fixture(params=["chunked", "small", "few", "whole"])
 def path(request):
-    """Run a test through the chunked passes (chunks of 64), the small-tensor NumPy path and the whole-tensor
-    plan of accelerators."""
+    """Run a test through the chunked passes (chunks of 64), the small-tensor NumPy and Python paths and the
+    whole-tensor plan of accelerators."""
     with stats_path(64 if request.param == "chunked" else request.param):
         yield request.param
 
@@ -110,7 +112,7 @@ def numeric_tensors(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "whole"]))
+@given(numeric_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "few", "whole"]))
 def test_stats_match_numpy_whatever_the_chunking(t, chunk):
     with stats_path(chunk):
         _assert_matches(tensor_stats(t), t)
@@ -256,7 +258,7 @@ def ranged_tensors(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "whole"]))
+@given(ranged_tensors(), st.sampled_from([7, 64, 1 << 18, "small", "few", "whole"]))
 @example(torch.tensor([0.009765625, 57344.0, -57344.0]).to(torch.float8_e5m2), 7)
 @example(torch.tensor([9999999997.06571, 10000000015.409962], dtype=torch.float64), "whole")
 def test_statistics_are_exact_across_each_dtypes_range(t, chunk):
@@ -556,7 +558,7 @@ def test_one_bin_of_a_sampled_histogram_stays_one_bin():
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.complex64]),
        st.lists(st.integers(1, 30), min_size=1, max_size=3), st.integers(0, 2**16),
-       st.sampled_from(["none", "transpose", "step"]), st.sampled_from([64, "whole", "small"]))
+       st.sampled_from(["none", "transpose", "step"]), st.sampled_from([64, "whole", "small", "few"]))
 def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, view, chunk):
     g = torch.Generator().manual_seed(seed)
     t = torch.randn(shape, generator=g, dtype=torch.float64)
@@ -608,6 +610,27 @@ def test_a_zero_dimensional_tensor_has_the_statistics_of_its_value(dtype):
             expected = float(value.to(torch.complex64).abs())
         assert (result.count, result.min, result.max, result.mean, result.std) == (t.numel(), expected, expected,
                                                                                   expected, 0.0)
+
+
+@given(st.lists(st.one_of(st.floats(), st.floats(-1e6, 1e6), st.integers(-(2**33), 2**33).map(float)), min_size=1,
+                max_size=64), st.sampled_from([0, 1, 24]), st.booleans())
+@example([2.0**40 + 1, 2.0**40 + 3, math.nan, -math.inf, math.inf, math.inf], 24, False)
+def test_the_python_path_of_a_few_values_reads_them_as_the_numpy_path(values, bins, integers):
+    array = np.array(values)
+    few = stats_module._few_values_stats(array, bins, (), integers)
+    by_numpy = stats_module._array_stats(array, bins, (), integers)
+    assert (few is None) == (by_numpy is None)
+    if few is None:
+        return
+    assert (few.count, few.low, few.high, few.nan, few.posinf, few.neginf, few.histogram) == (
+        by_numpy.count, by_numpy.low, by_numpy.high, by_numpy.nan, by_numpy.posinf, by_numpy.neginf,
+        by_numpy.histogram)
+    if few.count:  # the same within float64's rounding of the values' magnitude
+        finite = [v for v in values if math.isfinite(v)]
+        mean, spread = sum(map(Fraction, finite)) / len(finite), max(map(abs, finite))
+        assert abs(few.mean - mean) <= 1e-15 * spread  # fsum: a rounding per value, of the shifted values
+        assert abs(by_numpy.mean - mean) <= 1e-14 * spread
+        assert math.isclose(few.std, by_numpy.std, rel_tol=1e-9, abs_tol=1e-14 * spread)
 
 
 def test_small_tensors_of_large_integers_have_exact_statistics():
