@@ -77,7 +77,9 @@ def with_extremes(counts: list[int], low: float, high: float, edge_low: float, e
 
 
 def middle_bin(count: int, bins: int) -> list[int]:
-    """The histogram of ``count`` equal values: NumPy widens the range by 0.5 each side, so the middle bin."""
+    """The histogram of ``count`` equal values: NumPy widens the range by 0.5 each side, so the middle bin.
+    In exact arithmetic the value falls in bin ``bins // 2``; NumPy's rounded edges put about half of all
+    values in the bin below."""
     return [count if i == bins // 2 else 0 for i in range(bins)]
 
 

@@ -2,7 +2,8 @@
 
 The first pass gathers, per chunk, min, max, the sum and the sum of squares; nothing is synchronised
 with the device until it ends. On an accelerator, where each chunk costs kernel launches, it is one
-whole-tensor reduction of each kind instead; a small CPU tensor is read by NumPy from one float64 copy.
+whole-tensor reduction of each kind instead; a small CPU tensor is read from one float64 copy, by NumPy
+(by Python's own floats where it holds a few dozen values).
 
 The raw sums give the mean and the standard deviation directly for data centred near zero with an
 ordinary magnitude, the common case. The host then checks what could have gone wrong, and only where
@@ -72,7 +73,7 @@ SAMPLE_PIECE = 1 << 16
 # up to this many elements on the CPU, NumPy computes the statistics from one float64 copy
 SMALL_ELEMENTS = 4096
 # ... and up to this many, Python's own floats, in a list (see _few_values_stats)
-FEW_ELEMENTS = 64
+FEW_ELEMENTS = 32
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 # sums of squares in the work dtype lose the spread when the mean is this many times the std or more
 _CANCELLING_MEAN_TO_STD = 3.0
@@ -782,11 +783,13 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
 
 def _float64_holds(low: float, high: float, integers: bool) -> bool:
     """Whether float64 arithmetic keeps the statistics of values from ``low`` to ``high`` exact enough:
-    magnitudes within 1e±150 (their squares' sums neither overflow nor underflow), and integers below 2**31
-    (a float64 mean's rounding grows with their magnitude: half a unit at 2**52, where the std of values a
-    few units apart is off by a part in a thousand; the chunked passes' integer sums are exact)."""
-    magnitude = max(-low, high)
-    return (magnitude == 0 or 1e-150 < magnitude < 1e150) and not (integers and magnitude >= 2**31)
+    magnitudes below 1e150 (their sums and their deviations' squares do not overflow) and a spread above
+    1e-150 (the largest deviations' squares stay normal: a spread of 1e-163 among values near 1.5e-150 had
+    a std of 0), and integers below 2**31 (a float64 mean's rounding grows with their magnitude: half a
+    unit at 2**52, where the std of values a few units apart is off by a part in a thousand; the chunked
+    passes' integer sums are exact). The chunked passes scale the others by a power of two."""
+    magnitude, spread = max(-low, high), high - low
+    return magnitude < 1e150 and (spread == 0 or spread > 1e-150) and not (integers and magnitude >= 2**31)
 
 
 def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
@@ -809,7 +812,8 @@ def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: boo
     shifted = finite - pilot
     offset = float(np.add.reduce(shifted)) / finite.size
     deviations = shifted - offset  # subtracting the mean before squaring, as np.std does
-    std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
+    with np.errstate(all="ignore"):  # the squares of deviations below 1e-154 underflow, and add nothing
+        std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
     edge_low, edge_high = value_range or (low, high)
     if not bins:
         counts = []
@@ -823,13 +827,13 @@ def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: boo
 
 def _few_values_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
     """:func:`_array_stats` of an array of a few dozen values, in Python's floats: each NumPy call costs about
-    a microsecond, whatever its size, and a loop over so few values less. Sums are ``math.fsum``'s, exact
-    before their one rounding."""
+    a microsecond, whatever its size, and a loop over so few values less. The sums are ``math.fsum``'s (of
+    the rounded deviations and squares: one rounding more for each sum, not one per addition)."""
     values = array.tolist()
     finite, nan, posinf = values, 0, 0
     if not math.isfinite(sum(values)):  # a finite sum has no NaN or Inf in it
         finite = [v for v in values if math.isfinite(v)]
-        nan, posinf = sum(v != v for v in values), values.count(math.inf)
+        nan, posinf = sum(map(math.isnan, values)), values.count(math.inf)
     neginf = len(values) - len(finite) - nan - posinf
     if not finite:
         return _SmallStats(0, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf, [])

@@ -20,8 +20,9 @@ from ipython_tensorview.stats import tensor_stats
 @contextmanager
 def stats_path(chunk):
     """``chunk``: the elements per chunk of the chunked passes; "small" for the NumPy path of small tensors,
-    "few" for its Python path (which reads up to a few dozen values, here every small tensor's); "whole" for an accelerator's plan (whole-tensor reductions first, then chunks of 64, read again a few at
-    a time: temporaries of 2000 bytes), run on the CPU."""
+    "few" for its Python path (which reads a few dozen values, here every small tensor's); "whole" for an
+    accelerator's plan (whole-tensor reductions first, then chunks of 64, read again a few at a time:
+    temporaries of 2000 bytes), run on the CPU."""
     previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, dict(stats_module.PLANS)
     revisit, few = stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS
     stats_module.FEW_ELEMENTS = stats_module.SMALL_ELEMENTS if chunk == "few" else 0
@@ -944,6 +945,28 @@ def test_numpy_error_settings_do_not_reach_the_statistics():
     with np.errstate(all="raise"):
         result = tensor_stats(t, plan="chunks")
     assert result.max == 255 * 2.0**-140 and result.count == t.numel()
+
+
+@pytest.mark.parametrize("size", [8, 65])
+def test_numpy_error_settings_do_not_reach_a_small_tensor_s_statistics(path, size):
+    """The small path's squares of deviations below 1e-154 underflow, as harmlessly."""
+    t = torch.zeros(size, dtype=torch.float64)
+    t[0], t[1], t[2] = -1, 1, 1e-170
+    with np.errstate(all="raise"):
+        result = tensor_stats(t)
+    assert (result.min, result.max) == (-1, 1) and math.isclose(result.mean, 1e-170 / size, rel_tol=1e-12)
+    assert math.isclose(result.std, math.sqrt(2 / size), rel_tol=1e-15)
+
+
+def test_a_spread_far_below_the_values_keeps_its_std(path):
+    """Eight values 1e-163 apart near 1.5e-150: their deviations' squares are below float64's smallest
+    normal (the small path had a std of 0); the chunked passes scale them."""
+    values = [1.5e-150 + k * 1e-163 for k in range(8)]
+    result = tensor_stats(torch.tensor(values, dtype=torch.float64))
+    mean = sum(map(Fraction, values)) / 8
+    std = math.sqrt(sum((Fraction(v) - mean) ** 2 for v in values) / 8 * Fraction(2) ** 1100) * 2.0**-550
+    assert (result.min, result.max) == (values[0], values[-1]) and math.isclose(result.mean, mean, rel_tol=1e-15)
+    assert math.isclose(result.std, std, rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("plan", ["chunks", "whole"])
