@@ -345,8 +345,8 @@ class TensorFormatters:
             tensor = view.tensor if view is not None else obj  # another library's: as torch
             if tensor is None:  # read where it lies (a sharded JAX array): no picture
                 return None
-            printed_whole = summary.preview is not None and not summary.preview[1]
-            host = summary.preview[0] if printed_whole else None  # the values as printed: no second copy
+            printed_whole = summary.preview is not None and not summary.preview.summarise
+            host = summary.preview.array if printed_whole else None  # the values as printed: no second copy
             return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size, host)
         except TensorConversionError:
             return None

@@ -3,13 +3,15 @@
 A display prints the values of every small tensor it shows, and ``np.array2string`` spends most of a small
 tensor's display on its generality: the options it merges, the formatter it picks, two passes of Dragon4
 per element and a line builder called per element. For the arrays a display prints most (real numbers, all
-finite, every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through
-``np.format_float_positional`` (once per element), and NumPy's layout rules (fields padded to one width,
-rows wrapped at the line width, a blank line per dimension between blocks). It answers only where the text
-is certainly NumPy's under the print options in force, and hands every other case to ``np.array2string``:
-options other than NumPy's defaults for precision's mode, sign and formatter, legacy modes, NaN or Inf,
-complex, bool and other dtypes, and values that NumPy might print in scientific notation (whose cutoffs
-differ between NumPy versions). ``tests/test_printing.py`` holds it to ``np.array2string``'s output.
+finite, every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through a
+NumPy scalar's ``str`` or ``np.format_float_positional`` and ``np.format_float_scientific`` (once per
+element, twice for some in scientific notation), and NumPy's layout rules (fields padded to one width, rows
+wrapped at the line width, a blank line per dimension between blocks). The words of the elements are
+taken once for every width the array is printed at. It answers only where the text is certainly NumPy's
+under the print options in force, and hands every other case to ``np.array2string``: options other than
+NumPy's defaults for precision's mode, sign and formatter, legacy modes, NaN or Inf, complex, bool and
+other dtypes, and values near the cutoffs of scientific notation, which differ between NumPy versions.
+``tests/test_printing.py`` holds it to ``np.array2string``'s output.
 """
 
 from __future__ import annotations
@@ -27,16 +29,27 @@ _FLOATS = frozenset({np.float16, np.float32, np.float64})
 
 def array_text(array: np.ndarray, linewidth: int | None = None) -> str:
     """``np.array2string(array, threshold=sys.maxsize, max_line_width=linewidth)``: every element printed."""
+    return laid_out(array, element_words(array), linewidth)
+
+
+def element_words(array: np.ndarray) -> list[str] | None:
+    """Each element of ``array`` (in C order) as NumPy prints it among the others, under the print options in
+    force; None where ``np.array2string`` alone can say (see the module's docstring). The same words lay
+    the array out at any width."""
     options = np.get_printoptions()
-    width = options["linewidth"] if linewidth is None else linewidth
-    words = None
     if type(array) is np.ndarray and array.ndim and array.size and options["formatter"] is None and (
             options["legacy"] is False and options["sign"] == "-"):
         kind = array.dtype.type
         if kind in _INTEGERS:
-            words = _integer_words(array)
-        elif kind in _FLOATS and options["floatmode"] == "maxprec":
-            words = _float_words(array, options["precision"])
+            return _integer_words(array)
+        if kind in _FLOATS and options["floatmode"] == "maxprec":
+            return _float_words(array, options["precision"], options["suppress"])
+    return None
+
+
+def laid_out(array: np.ndarray, words: list[str] | None, linewidth: int | None = None) -> str:
+    """:func:`array_text` from the array's :func:`element_words`, taken once for every width it is printed at."""
+    width = np.get_printoptions()["linewidth"] if linewidth is None else linewidth
     if words is None:
         return np.array2string(array, threshold=sys.maxsize, max_line_width=width)
     return _layout(words, array.shape, width)
@@ -49,10 +62,10 @@ def _integer_words(array: np.ndarray) -> list[str]:
     return [str(value).rjust(width) for value in values]
 
 
-def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
-    """Finite floats in NumPy's positional notation, each padded to the same widths left and right of the
-    point (NumPy's FloatingFormat in "maxprec" mode); None where NumPy may choose scientific notation or
-    a value is not finite."""
+def _float_words(array: np.ndarray, precision: int, suppress: bool) -> list[str] | None:
+    """Finite floats as NumPy prints them (its FloatingFormat in "maxprec" mode): in scientific notation
+    where every NumPy version would, else in positional notation, each padded to the same widths left and
+    right of the point; None where a value is not finite or NumPy versions differ in their choice."""
     flat = array.ravel()
     low, high = float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
     if not (math.isfinite(low) and math.isfinite(high)):  # NaN or Inf: one of them is not finite
@@ -61,6 +74,8 @@ def _float_words(array: np.ndarray, precision: int) -> list[str] | None:
     smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
     if smallest != math.inf:  # some value is not zero
         largest, (cutoff, tiny) = max(-low, high), _cutoffs(array.dtype)
+        if _scientific_in_every_version(largest, smallest, array.dtype, suppress):
+            return _scientific_words(flat, precision)
         # the values are exact in float64, and so are the bounds; a quotient just above 1000 in float64 that
         # NumPy 2 rounds to 1000 in the dtype is left to NumPy too
         if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
@@ -81,6 +96,38 @@ def _positional(value: np.floating, precision: int) -> tuple[str, str]:
         whole, _, fraction = np.format_float_positional(value, precision=precision, unique=True, fractional=True,
                                                         trim=".").partition(".")
     return whole, "" if fraction == "0" else fraction  # "1.0" is printed "1."
+
+
+def _scientific_in_every_version(largest: float, smallest: float, dtype: np.dtype, suppress: bool) -> bool:
+    """Whether every NumPy prints finite values whose largest and smallest non-zero magnitudes these are in
+    scientific notation: one at or above 1e8; unless ``suppress`` (print option) is on, one below 1e-4,
+    compared in float64 (NumPy 1) and in the dtype (NumPy 2), or a quotient above 1000 as NumPy takes it,
+    in the dtype."""
+    kind = dtype.type
+    with np.errstate(over="ignore"):  # a quotient beyond the dtype's range is infinite, and above 1000
+        ratio = float(kind(largest) / kind(smallest))
+    return largest >= 1e8 or not suppress and (smallest < min(0.0001, float(kind(0.0001))) or ratio > 1000.0)
+
+
+def _scientific_words(flat: np.ndarray, precision: int) -> list[str]:
+    """Finite floats in NumPy's scientific notation (its FloatingFormat, "maxprec" mode): Dragon4's shortest
+    digits of each, at most ``precision`` after the point, then every mantissa as many digits long as the
+    longest (Dragon4's further digits of the value, not zeros: float32's 1e-05 is 9.9999997e-06 beside
+    longer ones), padded on the left to one width, and every exponent to as many digits."""
+    parts = []
+    for value in flat:
+        mantissa, _, exponent = np.format_float_scientific(value, precision=precision, trim=".").partition("e")
+        whole, _, fraction = mantissa.partition(".")
+        parts.append((whole, fraction, exponent))
+    left = max(len(whole) for whole, _, _ in parts)
+    right = max(len(fraction) for _, fraction, _ in parts)
+    digits = max(len(exponent) for _, _, exponent in parts) - 1  # after the exponent's sign
+    return [
+        f"{whole.rjust(left)}.{fraction}e{exponent[0]}{exponent[1:].zfill(digits)}" if len(fraction) == right
+        else np.format_float_scientific(value, precision=right, trim="k", pad_left=left, exp_digits=digits,
+                                        min_digits=right)
+        for value, (whole, fraction, exponent) in zip(flat, parts)
+    ]
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from .adapters import adapter_for
 from .adapters import torch as torch_adapter
 from .config import TensorView
 from .convert import format_bytes
-from .printing import array_text
+from .printing import element_words, laid_out
 from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
@@ -24,6 +24,19 @@ from .tensor_kinds import (
     read_unrecorded,
     shape_of,
 )
+
+
+class Preview(NamedTuple):
+    """The values a display prints: the array of them, and how NumPy prints it."""
+
+    array: np.ndarray  # the whole array, or its edges where NumPy summarises it
+    summarise: bool  # NumPy prints the edges alone, with "..."
+    words: list[str] | None = None  # every element printed (see printing.element_words), for each width
+
+
+def preview_of(array: np.ndarray, summarise: bool) -> Preview:
+    """The preview of an adapter's ``(array, summarise)``, with its elements' words where it prints them all."""
+    return Preview(array, summarise, None if summarise else element_words(array))
 
 
 @dataclass(frozen=True)
@@ -40,8 +53,8 @@ class Summary:
     stats: Stats | None
     note: str  # what applies where statistics do not: "bool: 3 of 4 true (75.0%)", "meta: no data"...
     values: str  # NumPy's text of the values, or "" where there are none
-    # the small array behind ``values`` and whether NumPy summarises it, to print it at another width
-    preview: tuple[np.ndarray, bool] | None = field(default=None, compare=False, repr=False)
+    # the small array behind ``values``, to print it at another width
+    preview: Preview | None = field(default=None, compare=False, repr=False)
     extra: tuple[tuple[str, str], ...] = ()  # facts of the array's library: ("placements", "(Shard(dim=0))")
 
 
@@ -128,13 +141,13 @@ def size_text(summary: Summary) -> str:
     return size
 
 
-def printed(array: np.ndarray, summarise: bool, linewidth: int | None = None) -> str:
-    """A preview array as NumPy prints the whole it stands for (at ``linewidth``, else NumPy's own)."""
-    if not summarise:
-        return array_text(array, linewidth)
+def printed(preview: Preview, linewidth: int | None = None) -> str:
+    """A preview as NumPy prints the whole it stands for (at ``linewidth``, else NumPy's own)."""
+    if not preview.summarise:
+        return laid_out(preview.array, preview.words, linewidth)
     if linewidth is None:
-        return np.array2string(array, threshold=0)
-    return np.array2string(array, threshold=0, max_line_width=linewidth)
+        return np.array2string(preview.array, threshold=0)
+    return np.array2string(preview.array, threshold=0, max_line_width=linewidth)
 
 
 def wide_values(summary: Summary, linewidth: int) -> str:
@@ -146,7 +159,7 @@ def wide_values(summary: Summary, linewidth: int) -> str:
     # wrapped row's beginning; where there is none, the wider printing is the same text
     if all(line.endswith("]") or line.strip(" .,") == "" for line in summary.values.splitlines()):
         return summary.values
-    return printed(*summary.preview, linewidth=linewidth)
+    return printed(summary.preview, linewidth=linewidth)
 
 
 def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summary:
@@ -176,8 +189,8 @@ def summarize(obj, settings: TensorView, values: bool = True, view=None) -> Summ
                 values = torch_adapter.values_text(plain)
             elif show_values:
                 options = np.get_printoptions()
-                preview = torch_adapter.preview_array(plain, options["threshold"], options["edgeitems"])
-                values = printed(*preview)
+                preview = preview_of(*torch_adapter.preview_array(plain, options["threshold"], options["edgeitems"]))
+                values = printed(preview)
             source = torch_adapter.stats_source(plain) if settings.stats else None
             if source is not None and source.numel():
                 bins = settings.histogram_bins if show_values else 0  # one line has no room for a sparkline
@@ -208,9 +221,10 @@ def _summarize_in_place(obj, adapter, view, settings: TensorView, values: bool) 
     preview = None
     if values:
         options = np.get_printoptions()
-        preview = adapter.preview(obj, options["threshold"], options["edgeitems"])
+        edges = adapter.preview(obj, options["threshold"], options["edgeitems"])
+        preview = preview_of(*edges) if edges is not None else None
     stats = adapter.statistics(obj, settings.histogram_bins if values else 0) if settings.stats else None
-    return _viewed(view, view.dtype, stats, "", printed(*preview) if preview is not None else "", preview)
+    return _viewed(view, view.dtype, stats, "", printed(preview) if preview is not None else "", preview)
 
 
 def _viewed(view, dtype: str, stats, note: str, values: str, preview) -> Summary:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ipython_tensorview.printing import array_text
+from ipython_tensorview.printing import array_text, element_words
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.bool_,
           np.complex64]
@@ -58,6 +58,23 @@ def test_values_near_the_scientific_cutoffs_are_numpy_s():
             with np.errstate(over="ignore"):  # 1e6 and above overflow float16: NumPy prints inf
                 array = np.array([value, 1.0, -value], dtype=dtype)
             assert array_text(array) == numpy_text(array)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_scientific_notation_is_numpy_s(dtype):
+    """Values every NumPy prints in scientific notation (one below 1e-4, or magnitudes over 1000 apart) are
+    printed here, not by NumPy, and its text is NumPy's: a short mantissa beside longer ones takes more of
+    its value's digits (float32's 1e-05 beside 0.12345678 is 9.9999997e-06), and exponents one width."""
+    rows = [[1e-5, 0.12345678, -2.5], [1e-5, 1.0, -2.0], [1000.5, 0.25, 0.0], [-3e-7, 2.0, 0.0], [6e-8, 1.0, 1.0]]
+    if dtype != np.float16:
+        rows += [[1e-30, 1.5, 3e20], [1.0, 1e8, 7.0]]
+    if dtype == np.float64:
+        rows += [[1e-300, 1.0, 1e300], [5e-324, -1.0, 0.1]]
+    for row in rows:
+        array = np.array(row, dtype=dtype)
+        assert element_words(array) is not None
+        assert array_text(array) == numpy_text(array)
+        assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
 
 
 @pytest.mark.filterwarnings("ignore:Format strings passed to MaskedConstant:FutureWarning")  # NumPy's own
