@@ -74,11 +74,12 @@ def _float_words(array: np.ndarray, precision: int, suppress: bool) -> list[str]
     smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
     if smallest != math.inf:  # some value is not zero
         largest, (cutoff, tiny) = max(-low, high), _cutoffs(array.dtype)
-        if _scientific_in_every_version(largest, smallest, array.dtype, suppress):
-            return _scientific_words(flat, precision)
-        # the values are exact in float64, and so are the bounds; a quotient just above 1000 in float64 that
-        # NumPy 2 rounds to 1000 in the dtype is left to NumPy too
+        # where NumPy may print them in scientific notation (the values are exact in float64, and so are the
+        # bounds): in every version, or in some (a quotient just above 1000 in float64 that NumPy 2 rounds
+        # to 1000 in the dtype; float32 from 1e6 to 1e8), which NumPy itself prints
         if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
+            if _scientific_in_every_version(largest, smallest, array.dtype, suppress):
+                return _scientific_words(flat, precision)
             return None
     parts = [_positional(value, precision) for value in flat]
     wholes, fractions = zip(*parts)
@@ -99,10 +100,10 @@ def _positional(value: np.floating, precision: int) -> tuple[str, str]:
 
 
 def _scientific_in_every_version(largest: float, smallest: float, dtype: np.dtype, suppress: bool) -> bool:
-    """Whether every NumPy prints finite values whose largest and smallest non-zero magnitudes these are in
-    scientific notation: one at or above 1e8; unless ``suppress`` (print option) is on, one below 1e-4,
-    compared in float64 (NumPy 1) and in the dtype (NumPy 2), or a quotient above 1000 as NumPy takes it,
-    in the dtype."""
+    """Whether every NumPy version prints finite values in scientific notation, given their largest and
+    smallest non-zero magnitudes: where the largest is 1e8 or more; or, unless the ``suppress`` print option
+    is on, where the smallest is below 1e-4 (compared in float64, as NumPy 1 does, and in the dtype, as
+    NumPy 2 does), or the largest over the smallest, divided in the dtype as NumPy divides, is above 1000."""
     kind = dtype.type
     with np.errstate(over="ignore"):  # a quotient beyond the dtype's range is infinite, and above 1000
         ratio = float(kind(largest) / kind(smallest))
