@@ -343,8 +343,8 @@ class TensorFormatters:
         try:
             summary, view = self._read(obj)
             tensor = view.tensor if view is not None else obj  # another library's: as torch
-            if tensor is None:  # read where it lies (a sharded JAX array): no picture
-                return None
+            if tensor is None or tensor.dim() not in (2, 3):  # read where it lies (a sharded JAX array), or
+                return None  # a shape no picture has (see thumbnail.image_layout)
             printed_whole = summary.preview is not None and not summary.preview.summarise
             host = summary.preview.array if printed_whole else None  # the values as printed: no second copy
             return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size, host)

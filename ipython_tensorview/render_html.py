@@ -93,15 +93,18 @@ def thumbnail_img(rgba: np.ndarray) -> str:
     )
 
 
-# a fact's label or value as HTML whose inner spaces do not break (html.escape's five, and the space)
-_UNBREAKABLE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", " ": "\u00a0"})
+def _unbreakable(text: str) -> str:
+    """A fact's label or value as HTML whose inner spaces do not break."""
+    return escape(text).replace(" ", "\u00a0")
+
+
 _FACT_OPEN = f'<span class="tensorview-fact" style="{_FACT}"><span class="tensorview-label" style="{_LABEL}">'
 
 
 def facts_html(summary: Summary) -> str:
     """The facts as "label value" pairs, each unbreakable, separated where a line may break."""
     pairs = [
-        f"{_FACT_OPEN}{fact.label.translate(_UNBREAKABLE)}</span>\u00a0{fact.value.translate(_UNBREAKABLE)}</span>"
+        f"{_FACT_OPEN}{_unbreakable(fact.label)}</span>\u00a0{_unbreakable(fact.value)}</span>"
         for fact in facts(summary)
         if fact.label
     ]
