@@ -4,7 +4,8 @@ indices along each dimension (rows, columns, channels) hold them, and how many.
 The tensor is read in index order, in blocks of whole trailing rows of at most ``limit`` elements, a
 block-sized mask at a time: nothing of the tensor's size is allocated. The counts per index are sums of
 each block's mask over its other dimensions. The CPU stops at the first block holding one where no counts
-are wanted; an accelerator keeps every result on the device and waits once.
+are wanted; an accelerator keeps every result on the device and waits once. A small CPU tensor is read by
+NumPy at once: a few torch ops per block and dimension cost more than its whole display.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .chunking import to_host
 MAX_COUNTED_INDICES = 1 << 18
 # the (index, count) pairs a display keeps per dimension
 SHOWN_INDICES = 6
+# a CPU tensor of at most this many elements is read by NumPy, from one copy where NumPy lacks its dtype
+HOST_ELEMENTS = 1 << 12
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
     none (the chunks whose min or max was not finite): blocks outside them are not read.
     """
     torch = _torch()
+    if t.device.type == "cpu" and t.numel() <= HOST_ELEMENTS and not t.is_nested:
+        return _located_on_host(t)
     counted = [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
     counts = {d: torch.zeros(t.shape[d], dtype=torch.int64, device=t.device) for d in counted}
     firsts = []
@@ -109,9 +114,30 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
         return None
     by_dim = []
     for d in counted:
-        host = fetched[position : position + t.shape[d]]
+        by_dim.append(_axis_counts(d, fetched[position : position + t.shape[d]]))
         position += t.shape[d]
-        holding = np.flatnonzero(host)
-        shown = tuple((int(i), int(host[i])) for i in holding[:SHOWN_INDICES])
-        by_dim.append(AxisCounts(d, int(holding.size), t.shape[d], shown))
     return Location(tuple(int(i) for i in np.unravel_index(first, t.shape)), tuple(by_dim))
+
+
+def _axis_counts(dim: int, counts: np.ndarray) -> AxisCounts:
+    """Along dimension ``dim``, from the count of NaN and Inf at each of its indices."""
+    holding = np.flatnonzero(counts)
+    shown = tuple((int(i), int(counts[i])) for i in holding[:SHOWN_INDICES])
+    return AxisCounts(dim, int(holding.size), counts.size, shown)
+
+
+def _located_on_host(t) -> Location | None:
+    """:func:`locate` of a small CPU tensor, by NumPy over all of it at once."""
+    torch = _torch()
+    values = t.detach().resolve_conj().resolve_neg()  # (signs and conjugates change nothing finite)
+    if values.dtype == torch.complex32:
+        values = values.to(torch.complex64)
+    elif values.dtype.itemsize <= 2 and values.dtype != torch.float16:  # bfloat16 and float8: no NumPy dtype
+        values = values.float()
+    bad = ~np.isfinite(values.numpy())
+    flat = bad.reshape(-1)
+    if not flat.any():
+        return None
+    dims = range(bad.ndim) if 2 <= bad.ndim <= 3 else ()
+    by_dim = tuple(_axis_counts(d, bad.sum(axis=tuple(i for i in dims if i != d))) for d in dims)
+    return Location(tuple(int(i) for i in np.unravel_index(int(flat.argmax()), bad.shape)), by_dim)

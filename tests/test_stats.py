@@ -11,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ipython_tensorview import nonfinite
 from ipython_tensorview import stats as stats_module
 from ipython_tensorview.chunking import chunks, sample_in_memory_order, strided_sample
 from ipython_tensorview.histogram import bin_edges
@@ -22,10 +23,12 @@ def stats_path(chunk):
     """``chunk``: the elements per chunk of the chunked passes; "small" for the NumPy path of small tensors,
     "few" for its Python path (which reads a few dozen values, here every small tensor's); "whole" for an
     accelerator's plan (whole-tensor reductions first, then chunks of 64, read again a few at a time:
-    temporaries of 2000 bytes), run on the CPU."""
+    temporaries of 2000 bytes), run on the CPU. NaN and Inf are located by NumPy on the small paths, in
+    blocks on the others."""
     previous = stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, dict(stats_module.PLANS)
-    revisit, few = stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS
+    revisit, few, host = stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS, nonfinite.HOST_ELEMENTS
     stats_module.FEW_ELEMENTS = stats_module.SMALL_ELEMENTS if chunk == "few" else 0
+    nonfinite.HOST_ELEMENTS = host if chunk in ("small", "few") else 0
     if chunk == "whole":
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, stats_module.PLANS["cpu"] = 64, 0, "whole"
         stats_module.REVISIT_BYTES = 2000
@@ -35,7 +38,7 @@ def stats_path(chunk):
         yield
     finally:
         stats_module.CHUNK_ELEMENTS["cpu"], stats_module.SMALL_ELEMENTS, plans = previous
-        stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS = revisit, few
+        stats_module.REVISIT_BYTES, stats_module.FEW_ELEMENTS, nonfinite.HOST_ELEMENTS = revisit, few, host
         stats_module.PLANS.clear()
         stats_module.PLANS.update(plans)
 
@@ -442,7 +445,7 @@ class CountingMode(TorchDispatchMode):
 
 @pytest.mark.parametrize("data", ["normal", "offset", "far offset", "with nan", "three nan"])
 def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch, data):
-    from ipython_tensorview import chunking, histogram, nonfinite
+    from ipython_tensorview import chunking, histogram
 
     t = torch.randn(1 << 23, generator=torch.Generator().manual_seed(0))  # above the histogram's exact limit
     if data == "offset":
@@ -584,10 +587,34 @@ def test_the_first_non_finite_value_is_found_in_index_order(dtype, shape, seed, 
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
 
 
-@pytest.mark.parametrize("stop_early", [True, False])
-def test_rows_longer_than_a_block_are_counted_per_index(stop_early):
+@pytest.mark.parametrize("kind", ["float8_e4m3fn", "float8_e5m2", "complex32", "neg view", "conj view", "expanded"])
+def test_a_small_tensor_s_non_finite_values_are_located_by_numpy_as_in_blocks(kind, monkeypatch):
     from ipython_tensorview.nonfinite import locate
 
+    t = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    t[1, 4], t[3, 0], t[3, 5] = math.nan, math.inf, -math.inf
+    if kind.startswith("float8"):
+        t = t.to(getattr(torch, kind))
+    elif kind == "complex32":
+        t = torch.complex(t, t.flip(0)).to(torch.complex32)
+    elif kind == "neg view":
+        t = torch._neg_view(t)
+    elif kind == "conj view":
+        t = torch.complex(t, t.flip(1)).conj()
+    else:
+        t = t[:, :1].expand(4, 6)
+    on_host = locate(t, 5, stop_early=True)
+    monkeypatch.setattr(nonfinite, "HOST_ELEMENTS", 0)
+    assert on_host is not None and on_host == locate(t, 5, stop_early=False)
+    assert on_host.first == tuple(torch.nonzero(~torch.isfinite(t.to(torch.complex64) if t.is_complex() else
+                                                                t.float()))[0].tolist())
+
+
+@pytest.mark.parametrize("stop_early", [True, False])
+def test_rows_longer_than_a_block_are_counted_per_index(stop_early, monkeypatch):
+    from ipython_tensorview.nonfinite import locate
+
+    monkeypatch.setattr(nonfinite, "HOST_ELEMENTS", 0)  # read in blocks, not by NumPy at once
     t = torch.randn(3, 2, 200, generator=torch.Generator().manual_seed(0))
     t[1, 0, 150], t[1, 1, 7], t[2, 1, 150:153] = math.nan, math.inf, -math.inf
     bad = (~torch.isfinite(t)).numpy()
