@@ -9,8 +9,9 @@ element, twice for some in scientific notation), and NumPy's layout rules (field
 wrapped at the line width, a blank line per dimension between blocks). The words of the elements are
 taken once for every width the array is printed at. It answers only where the text is certainly NumPy's
 under the print options in force, and hands every other case to ``np.array2string``: options other than
-NumPy's defaults for precision's mode, sign and formatter, legacy modes, NaN or Inf, complex, bool and
-other dtypes, and values near the cutoffs of scientific notation, which differ between NumPy versions.
+NumPy's defaults for precision's mode, sign and formatter, legacy modes, complex, bool and other dtypes,
+and values near the cutoffs of scientific notation, which differ between NumPy versions. NaN and Inf are
+printed here, with the names the print options give them.
 ``tests/test_printing.py`` holds it to ``np.array2string``'s output.
 """
 
@@ -43,7 +44,7 @@ def element_words(array: np.ndarray) -> list[str] | None:
         if kind in _INTEGERS:
             return _integer_words(array)
         if kind in _FLOATS and options["floatmode"] == "maxprec":
-            return _float_words(array, options["precision"], options["suppress"])
+            return _float_words(array, options)
     return None
 
 
@@ -62,28 +63,55 @@ def _integer_words(array: np.ndarray) -> list[str]:
     return [str(value).rjust(width) for value in values]
 
 
-def _float_words(array: np.ndarray, precision: int, suppress: bool) -> list[str] | None:
-    """Finite floats as NumPy prints them (its FloatingFormat in "maxprec" mode): in scientific notation
-    where every NumPy version would, else in positional notation, each padded to the same widths left and
-    right of the point; None where a value is not finite or NumPy versions differ in their choice."""
+def _float_words(array: np.ndarray, options: dict) -> list[str] | None:
+    """Floats as NumPy prints them (its FloatingFormat in "maxprec" mode), under print ``options``: the finite
+    values in scientific notation where every NumPy version would, else in positional notation, each padded
+    to the same widths left and right of the point; NaN and Inf as the options name them, right-aligned to
+    the same width, which their names widen where needed. None where NumPy versions differ in their choice."""
     flat = array.ravel()
     low, high = float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
-    if not (math.isfinite(low) and math.isfinite(high)):  # NaN or Inf: one of them is not finite
-        return None
-    magnitudes = np.absolute(flat)
+    if math.isfinite(low) and math.isfinite(high):  # NaN or Inf make one of them not finite
+        return _finite_words(flat, low, high, options, 0)
+    finite = np.isfinite(flat)
+    values = flat[finite]
+    # NumPy makes room for either name, and for a minus sign where an infinity is negative
+    widest = max(len(options["nanstr"]), len(options["infstr"]) + bool(np.any(flat == -math.inf)))
+    words = []
+    if values.size:
+        words = _finite_words(values, float(values.min()), float(values.max()), options, widest)
+        if words is None:
+            return None
+    width = len(words[0]) if words else max(1, widest)
+    shown = iter(words)
+    return [next(shown) if is_finite else _non_finite_name(value, options).rjust(width)
+            for is_finite, value in zip(finite.tolist(), flat.tolist())]
+
+
+def _non_finite_name(value: float, options: dict) -> str:
+    if math.isnan(value):
+        return options["nanstr"]
+    return "-" + options["infstr"] if value < 0 else options["infstr"]
+
+
+def _finite_words(values: np.ndarray, low: float, high: float, options: dict, widest: int) -> list[str] | None:
+    """The words of finite ``values`` (from ``low`` to ``high``), wide enough to the left of the point that the
+    whole word is ``widest`` characters at least (the names of NaN and Inf beside them)."""
+    precision = options["precision"]
+    magnitudes = np.absolute(values)
     smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
     if smallest != math.inf:  # some value is not zero
-        largest, (cutoff, tiny) = max(-low, high), _cutoffs(array.dtype)
+        largest, (cutoff, tiny) = max(-low, high), _cutoffs(values.dtype)
         # where NumPy may print them in scientific notation (the values are exact in float64, and so are the
         # bounds): in every version, or in some (a quotient just above 1000 in float64 that NumPy 2 rounds
         # to 1000 in the dtype; float32 from 1e6 to 1e8), which NumPy itself prints
         if largest >= cutoff or smallest < tiny or largest / smallest > 1000.0:
-            if _scientific_in_every_version(largest, smallest, array.dtype, suppress):
-                return _scientific_words(flat, precision)
+            if _scientific_in_every_version(largest, smallest, values.dtype, options["suppress"]):
+                return _scientific_words(values, precision, widest)
             return None
-    parts = [_positional(value, precision) for value in flat]
+    parts = [_positional(value, precision) for value in values]
     wholes, fractions = zip(*parts)
-    left, right = max(map(len, wholes)), max(map(len, fractions))
+    right = max(map(len, fractions))
+    left = max(max(map(len, wholes)), widest - right - 1)
     return [whole.rjust(left) + "." + fraction.ljust(right) for whole, fraction in parts]
 
 
@@ -110,19 +138,20 @@ def _scientific_in_every_version(largest: float, smallest: float, dtype: np.dtyp
     return largest >= 1e8 or not suppress and (smallest < min(0.0001, float(kind(0.0001))) or ratio > 1000.0)
 
 
-def _scientific_words(flat: np.ndarray, precision: int) -> list[str]:
+def _scientific_words(flat: np.ndarray, precision: int, widest: int) -> list[str]:
     """Finite floats in NumPy's scientific notation (its FloatingFormat, "maxprec" mode): Dragon4's shortest
     digits of each, at most ``precision`` after the point, then every mantissa as many digits long as the
     longest (Dragon4's further digits of the value, not zeros: float32's 1e-05 is 9.9999997e-06 beside
-    longer ones), padded on the left to one width, and every exponent to as many digits."""
+    longer ones), padded on the left to one width (so that a word is ``widest`` long at least), and every
+    exponent to as many digits."""
     parts = []
     for value in flat:
         mantissa, _, exponent = np.format_float_scientific(value, precision=precision, trim=".").partition("e")
         whole, _, fraction = mantissa.partition(".")
         parts.append((whole, fraction, exponent))
-    left = max(len(whole) for whole, _, _ in parts)
     right = max(len(fraction) for _, fraction, _ in parts)
     digits = max(len(exponent) for _, _, exponent in parts) - 1  # after the exponent's sign
+    left = max(max(len(whole) for whole, _, _ in parts), widest - right - digits - 3)  # ".", "e" and its sign
     return [
         f"{whole.rjust(left)}.{fraction}e{exponent[0]}{exponent[1:].zfill(digits)}" if len(fraction) == right
         else np.format_float_scientific(value, precision=right, trim="k", pad_left=left, exp_digits=digits,

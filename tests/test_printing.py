@@ -1,5 +1,6 @@
 """The display's printing of small arrays is NumPy's, character for character."""
 
+import math
 import sys
 
 import numpy as np
@@ -75,6 +76,22 @@ def test_scientific_notation_is_numpy_s(dtype):
         assert element_words(array) is not None
         assert array_text(array) == numpy_text(array)
         assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
+
+
+@pytest.mark.parametrize("names", [{}, dict(nanstr="NaN", infstr="Infinity"), dict(nanstr="", infstr="∞")])
+def test_nan_and_inf_are_numpy_s(names):
+    """NaN and Inf beside finite values, positional and scientific, and alone: printed here, not by NumPy,
+    each name right-aligned to the finite values' width, which a long name widens."""
+    rows = [[math.nan, 1.5, -2.0], [math.inf, -math.inf, 0.25], [1e-5, math.nan, 3.0], [-math.inf, 1e10, 7.0],
+            [math.nan, math.nan, math.nan], [math.inf, -math.inf, math.nan], [-math.nan, 10.0, 100.0]]
+    with np.printoptions(**names):
+        for dtype in (np.float16, np.float32, np.float64):
+            for row in rows:
+                with np.errstate(over="ignore"):  # 1e10 overflows float16: inf
+                    array = np.array(row, dtype=dtype)
+                assert element_words(array) is not None
+                assert array_text(array) == numpy_text(array)
+                assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
 
 
 @pytest.mark.filterwarnings("ignore:Format strings passed to MaskedConstant:FutureWarning")  # NumPy's own
