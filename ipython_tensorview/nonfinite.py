@@ -22,7 +22,8 @@ from .chunking import to_host
 MAX_COUNTED_INDICES = 1 << 18
 # the (index, count) pairs a display keeps per dimension
 SHOWN_INDICES = 6
-# a CPU tensor of at most this many elements is read by NumPy, from one copy where NumPy lacks its dtype
+# a CPU tensor of at most this many elements is read by NumPy (from a float32 or complex64 copy where NumPy
+# lacks its dtype); every dimension of such a tensor is countable (below MAX_COUNTED_INDICES)
 HOST_ELEMENTS = 1 << 12
 
 
@@ -127,9 +128,16 @@ def _axis_counts(dim: int, counts: np.ndarray) -> AxisCounts:
 
 
 def _located_on_host(t) -> Location | None:
-    """:func:`locate` of a small CPU tensor, by NumPy over all of it at once."""
+    """:func:`locate` of a small CPU tensor, by NumPy over all of it at once (its ``limit``, ``stop_early``
+    and ``spans`` save nothing there)."""
     torch = _torch()
-    values = t.detach().resolve_conj().resolve_neg()  # (signs and conjugates change nothing finite)
+    values = t.detach()
+    # NumPy reads no neg or conj view, and neither changes what is finite: the bits are cancelled, not
+    # resolved (which copies, and has no kernel for complex32's neg and conj together, nor float8's neg)
+    if values.is_conj():
+        values = values.conj()
+    if values.is_neg():
+        values = torch._neg_view(values)
     if values.dtype == torch.complex32:
         values = values.to(torch.complex64)
     elif values.dtype.itemsize <= 2 and values.dtype != torch.float16:  # bfloat16 and float8: no NumPy dtype

@@ -2,16 +2,16 @@
 
 A display prints the values of every small tensor it shows, and ``np.array2string`` spends most of a small
 tensor's display on its generality: the options it merges, the formatter it picks, two passes of Dragon4
-per element and a line builder called per element. For the arrays a display prints most (real numbers, all
-finite, every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through a
+per element and a line builder called per element. For the arrays a display prints most (real numbers,
+every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through a
 NumPy scalar's ``str`` or ``np.format_float_positional`` and ``np.format_float_scientific`` (once per
 element, twice for some in scientific notation), and NumPy's layout rules (fields padded to one width, rows
 wrapped at the line width, a blank line per dimension between blocks). The words of the elements are
 taken once for every width the array is printed at. It answers only where the text is certainly NumPy's
 under the print options in force, and hands every other case to ``np.array2string``: options other than
 NumPy's defaults for precision's mode, sign and formatter, legacy modes, complex, bool and other dtypes,
-and values near the cutoffs of scientific notation, which differ between NumPy versions. NaN and Inf are
-printed here, with the names the print options give them.
+values near the cutoffs of scientific notation, which differ between NumPy versions, and NaN or Inf named
+with a line break. NaN and Inf are printed here, with the names the print options give them.
 ``tests/test_printing.py`` holds it to ``np.array2string``'s output.
 """
 
@@ -72,6 +72,8 @@ def _float_words(array: np.ndarray, options: dict) -> list[str] | None:
     low, high = float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
     if math.isfinite(low) and math.isfinite(high):  # NaN or Inf make one of them not finite
         return _finite_words(flat, low, high, options, 0)
+    if any(len(("x" + options[name]).splitlines()) > 1 for name in ("nanstr", "infstr")):
+        return None  # NumPy lays a word holding a line break out over lines of its own
     finite = np.isfinite(flat)
     values = flat[finite]
     # NumPy makes room for either name, and for a minus sign where an infinity is negative
@@ -88,6 +90,7 @@ def _float_words(array: np.ndarray, options: dict) -> list[str] | None:
 
 
 def _non_finite_name(value: float, options: dict) -> str:
+    """NaN or Inf as NumPy names it where the sign option is "-": "nan", "inf", "-inf" (a NaN has no sign)."""
     if math.isnan(value):
         return options["nanstr"]
     return "-" + options["infstr"] if value < 0 else options["infstr"]

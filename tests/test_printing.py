@@ -94,6 +94,16 @@ def test_nan_and_inf_are_numpy_s(names):
                 assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
 
 
+def test_nan_and_inf_named_with_a_line_break_are_numpy_s():
+    """NumPy indents a name's second line under its first: such names go to NumPy (a break that ends a name
+    starts no line of its own)."""
+    for names in (dict(nanstr="a\nb"), dict(infstr="∞\u2028x"), dict(nanstr="n\r\n")):
+        with np.printoptions(**names):
+            for array in (np.array([np.nan, 1.5]), np.array([[np.inf, -np.inf], [np.nan, 2.0]])):
+                assert (element_words(array) is None) == (names.get("nanstr") != "n\r\n")
+                assert array_text(array) == numpy_text(array)
+
+
 @pytest.mark.filterwarnings("ignore:Format strings passed to MaskedConstant:FutureWarning")  # NumPy's own
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_arrays_of_other_kinds_are_numpy_s():
