@@ -762,7 +762,7 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
     array = array.astype(np.float64).ravel()
     integers = not (t.is_floating_point() or t.is_complex())
     read = _few_values_stats if array.size <= FEW_ELEMENTS else _array_stats
-    small = read(array, bins, value_range or (), integers)
+    small = read(array, bins, value_range, integers)
     if small is None:
         return None
     low, high = (int(small.low), int(small.high)) if integers and small.count else (small.low, small.high)
@@ -792,7 +792,19 @@ def _float64_holds(low: float, high: float, integers: bool) -> bool:
     return magnitude < 1e150 and (spread == 0 or spread > 1e-150) and not (integers and magnitude >= 2**31)
 
 
-def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
+def _small_histogram(bins: int, value_range, low: float, high: float, count: int, binned) -> list[int]:
+    """The small path's histogram of ``count`` finite values from ``low`` to ``high``: ``binned(inner)``
+    counts them between the inner edges of np.histogram's bins ([e_i, e_i+1), the last one closed: a value at
+    e_i goes to bin i; at the top, the last)."""
+    edge_low, edge_high = value_range or (low, high)
+    if not bins:
+        return []
+    if edge_low < edge_high:
+        return binned(bin_edges(edge_low, edge_high, bins)[1:-1])
+    return middle_bin(count, bins)
+
+
+def _array_stats(array: np.ndarray, bins: int, value_range, integers: bool) -> _SmallStats | None:
     """The small path's statistics of a float64 array, by NumPy."""
     finite, nan, posinf = array, 0, 0
     with np.errstate(all="ignore"):  # magnitudes whose sums overflow leave this path below
@@ -814,18 +826,12 @@ def _array_stats(array: np.ndarray, bins: int, value_range: tuple, integers: boo
     deviations = shifted - offset  # subtracting the mean before squaring, as np.std does
     with np.errstate(all="ignore"):  # the squares of deviations below 1e-154 underflow, and add nothing
         std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
-    edge_low, edge_high = value_range or (low, high)
-    if not bins:
-        counts = []
-    elif edge_low < edge_high:  # np.histogram's bins: [e_i, e_i+1), the last one closed
-        inner = bin_edges(edge_low, edge_high, bins)[1:-1]  # a value at e_i goes to bin i; at the top, the last
-        counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=bins).tolist()
-    else:
-        counts = middle_bin(finite.size, bins)
+    counts = _small_histogram(bins, value_range, low, high, finite.size, lambda inner: np.bincount(
+        np.searchsorted(inner, finite, side="right"), minlength=bins).tolist())
     return _SmallStats(finite.size, low, high, pilot + offset, std, nan, posinf, neginf, counts)
 
 
-def _few_values_stats(array: np.ndarray, bins: int, value_range: tuple, integers: bool) -> _SmallStats | None:
+def _few_values_stats(array: np.ndarray, bins: int, value_range, integers: bool) -> _SmallStats | None:
     """:func:`_array_stats` of an array of a few dozen values, in Python's floats: each NumPy call costs about
     a microsecond, whatever its size, and a loop over so few values less. The sums are ``math.fsum``'s (of
     the rounded deviations and squares: one rounding more for each sum, not one per addition)."""
@@ -844,16 +850,14 @@ def _few_values_stats(array: np.ndarray, bins: int, value_range: tuple, integers
     shifted = [v - pilot for v in finite]
     offset = math.fsum(shifted) / len(finite)
     std = math.sqrt(math.fsum([(d - offset) * (d - offset) for d in shifted]) / len(finite))
-    edge_low, edge_high = value_range or (low, high)
-    if not bins:
-        counts = []
-    elif edge_low < edge_high:
-        inner = bin_edges(edge_low, edge_high, bins)[1:-1].tolist()
-        counts = [0] * bins
+
+    def binned(inner: np.ndarray) -> list[int]:
+        edges, counts = inner.tolist(), [0] * bins
         for value in finite:
-            counts[bisect.bisect_right(inner, value)] += 1  # np.searchsorted's side="right"
-    else:
-        counts = middle_bin(len(finite), bins)
+            counts[bisect.bisect_right(edges, value)] += 1  # np.searchsorted's side="right"
+        return counts
+
+    counts = _small_histogram(bins, value_range, low, high, len(finite), binned)
     return _SmallStats(len(finite), low, high, pilot + offset, std, nan, posinf, neginf, counts)
 
 

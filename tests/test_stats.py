@@ -649,8 +649,8 @@ def test_a_zero_dimensional_tensor_has_the_statistics_of_its_value(dtype):
 @example([2.0**40 + 1, 2.0**40 + 3, math.nan, -math.inf, math.inf, math.inf], 24, False)
 def test_the_python_path_of_a_few_values_reads_them_as_the_numpy_path(values, bins, integers):
     array = np.array(values)
-    few = stats_module._few_values_stats(array, bins, (), integers)
-    by_numpy = stats_module._array_stats(array, bins, (), integers)
+    few = stats_module._few_values_stats(array, bins, None, integers)
+    by_numpy = stats_module._array_stats(array, bins, None, integers)
     assert (few is None) == (by_numpy is None)
     if few is None:
         return
