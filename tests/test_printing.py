@@ -72,10 +72,14 @@ def test_scientific_notation_is_numpy_s(dtype):
     if dtype == np.float64:
         rows += [[1e-300, 1.0, 1e300], [5e-324, -1.0, 0.1]]
     for row in rows:
-        array = np.array(row, dtype=dtype)
-        assert element_words(array) is not None
-        assert array_text(array) == numpy_text(array)
-        assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
+        _assert_printed_here_as_numpy_prints(np.array(row, dtype=dtype))
+
+
+def _assert_printed_here_as_numpy_prints(array):
+    """Three values: their words are this module's, and the text NumPy's, on one line and wrapped."""
+    assert element_words(array) is not None
+    assert array_text(array) == numpy_text(array)
+    assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
 
 
 @pytest.mark.parametrize("names", [{}, dict(nanstr="NaN", infstr="Infinity"), dict(nanstr="", infstr="∞")])
@@ -89,9 +93,7 @@ def test_nan_and_inf_are_numpy_s(names):
             for row in rows:
                 with np.errstate(over="ignore"):  # 1e10 overflows float16: inf
                     array = np.array(row, dtype=dtype)
-                assert element_words(array) is not None
-                assert array_text(array) == numpy_text(array)
-                assert array_text(array.reshape(3, 1), 8) == numpy_text(array.reshape(3, 1), 8)
+                _assert_printed_here_as_numpy_prints(array)
 
 
 def test_nan_and_inf_named_with_a_line_break_are_numpy_s():
