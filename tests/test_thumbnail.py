@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ipython_tensorview.thumbnail import image_layout, png, thumbnail_rgba
+from ipython_tensorview.thumbnail import STORED_BYTES, image_layout, png, thumbnail_rgba
 
 
 def _decode_png(data: bytes) -> np.ndarray:
@@ -52,6 +52,15 @@ def test_png_round_trip(height, width):
     np.testing.assert_array_equal(_decode_png(png(rgba)), rgba)
     smooth = np.broadcast_to(np.arange(width, dtype=np.uint8)[None, :, None], (height, width, 4)).copy()
     np.testing.assert_array_equal(_decode_png(png(smooth)), smooth)
+
+
+def test_png_stores_a_small_picture_and_deflates_a_larger_one():
+    noise = np.random.default_rng(0).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    assert 16 * (1 + 16 * 4) == STORED_BYTES
+    # signature, IHDR, IDAT of a zlib header, one stored block's 5 bytes, the scanlines and the Adler-32, IEND
+    assert len(png(noise)) == 8 + (12 + 13) + (12 + 2 + 5 + STORED_BYTES + 4) + 12
+    smooth = np.broadcast_to(np.arange(64, dtype=np.uint8)[None, :, None], (64, 64, 4)).copy()
+    assert len(png(smooth)) < 64 * (1 + 64 * 4) / 20  # each row's differences: one run
 
 
 def test_heatmap_is_strided_down_on_the_device():
