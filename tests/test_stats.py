@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CUDA
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -692,6 +692,30 @@ def test_bin_edges_take_integer_ends_as_numpy_takes_them():
 
     for low, high in ((0, 2**53 + 1), (-(2**60), 3), (7, 7)):
         np.testing.assert_array_equal(bin_edges(low, high, 3), np.histogram_bin_edges([low, high], 3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64]),
+       st.floats(-1e6, 1e6), st.sampled_from([1e-3, 1.0, 7.0, 255.0, 1e4, 1e9]), st.integers(1, 64),
+       st.integers(0, 2**16))
+def test_values_on_and_beside_the_edges_sit_in_numpys_bins(dtype, low, width, bins, seed):
+    """Each edge in the dtype, and its neighbours there, between ends far from zero and near it: the CPU bins
+    a value by its position, correcting it against the edges only near one, and must count as NumPy does."""
+    if not dtype.is_floating_point:
+        low, width = round(low), max(1, round(width))
+    ends = torch.tensor([low, low + width], dtype=torch.float64).to(dtype)
+    low, high = ends.tolist()
+    assume(low < high < math.inf)  # float16 holds no 1e9
+    edges = torch.tensor(bin_edges(low, high, bins)).to(dtype)
+    if dtype.is_floating_point:
+        up, down = torch.full_like(edges, math.inf), torch.full_like(edges, -math.inf)
+        edges = torch.cat([edges, torch.nextafter(edges.double(), up.double()).to(dtype),
+                           torch.nextafter(edges.double(), down.double()).to(dtype)])
+    values = torch.cat([ends, edges.clamp(low, high)]).repeat(7)  # more than a chunk of 64
+    values = values[torch.randperm(values.numel(), generator=torch.Generator().manual_seed(seed))]
+    with stats_path(64):
+        result = tensor_stats(values, bins=bins)
+    assert result.histogram == _numpy_histogram(values.double().numpy(), bins)
 
 
 def test_a_sampled_histogram_of_values_on_the_edges_has_numpys_shape():
