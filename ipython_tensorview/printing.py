@@ -48,12 +48,27 @@ def element_words(array: np.ndarray) -> list[str] | None:
     return None
 
 
-def laid_out(array: np.ndarray, words: list[str] | None, linewidth: int | None = None) -> str:
-    """:func:`array_text` from the array's :func:`element_words`, taken once for every width it is printed at."""
+def laid_out(array: np.ndarray, words: list[str] | None, linewidth: int | None = None, summarise: bool = False) -> str:
+    """:func:`array_text` from the array's :func:`element_words`, taken once for every width it is printed at.
+
+    With ``summarise``, the array is a summary's edges (each dimension longer than twice the ``edgeitems``
+    print option holding its first and last few entries, and one in the middle that "..." stands for, as
+    an adapter's ``preview_array`` gives them) and ``words`` those of its :func:`shown_edges`: the text is
+    ``np.array2string(array, threshold=0)``, NumPy's printing of the whole array the edges come from."""
     width = np.get_printoptions()["linewidth"] if linewidth is None else linewidth
     if words is None:
-        return np.array2string(array, threshold=sys.maxsize, max_line_width=width)
-    return _layout(words, array.shape, width)
+        return np.array2string(array, threshold=0 if summarise else sys.maxsize, max_line_width=width)
+    return _layout(words, array.shape, width, np.get_printoptions()["edgeitems"] if summarise else None)
+
+
+def shown_edges(array: np.ndarray) -> np.ndarray:
+    """The elements NumPy prints of a summary's edges (see :func:`laid_out`), whose words it formats alike:
+    each dimension longer than twice ``edgeitems`` without its middle entries."""
+    edgeitems = np.get_printoptions()["edgeitems"]
+    for dim, size in enumerate(array.shape):
+        if size > 2 * edgeitems:
+            array = np.take(array, [*range(edgeitems), *range(size - edgeitems, size)], axis=dim)
+    return array
 
 
 def _integer_words(array: np.ndarray) -> list[str]:
@@ -172,27 +187,34 @@ def _cutoffs(dtype: np.dtype) -> tuple[float, float]:
     return min(large, float(dtype.type(large))), max(0.0001, float(dtype.type(0.0001)))
 
 
-def _layout(words: list[str], shape: tuple[int, ...], width: int) -> str:
+def _layout(words: list[str], shape: tuple[int, ...], width: int, edgeitems: int | None = None) -> str:
     """The words (in C order) as NumPy lays out an array of ``shape`` with separator " ": each row's
     elements wrapped before ``width`` columns, each deeper dimension one more column of indent and one more
-    blank line between its blocks."""
+    blank line between its blocks. With ``edgeitems``, a dimension longer than twice it shows its first and
+    last ``edgeitems`` entries with "..." between (the words are those of the entries shown)."""
+    shown = [2 * edgeitems if edgeitems is not None and size > 2 * edgeitems else size for size in shape]
+    entries = [[*range(edgeitems), None, *range(size - edgeitems, size)] if size < full else range(size)
+               for size, full in zip(shown, shape)]  # the entries of each dimension, None for "..."
+    last = len(shown) - 1
 
-    def block(start: int, dims: tuple[int, ...], indent: str, columns: int) -> str:
-        if len(dims) == 1:
+    def block(start: int, dim: int, indent: str, columns: int) -> str:
+        if dim == last:
             limit = columns - 1  # room for the "]"
             text, line = "", indent
-            for position in range(start, start + dims[0]):
-                word = words[position]
+            for position in entries[dim]:
+                word = "..." if position is None else words[start + position]
                 if len(line) + len(word) > limit and len(line) > len(indent):
                     text += line.rstrip() + "\n"
                     line = indent
                 line += word + " "
             text += line[:-1]
         else:
-            size = math.prod(dims[1:])
-            breaks = "\n" * (len(dims) - 1)
-            text = breaks.join(indent + block(start + i * size, dims[1:], indent + " ", columns - 1)
-                               for i in range(dims[0]))
+            size = math.prod(shown[dim + 1 :])
+            breaks = "\n" * (last - dim)
+            text = breaks.join(
+                indent + ("..." if i is None else block(start + i * size, dim + 1, indent + " ", columns - 1))
+                for i in entries[dim]
+            )
         return "[" + text[len(indent):] + "]"
 
-    return block(0, tuple(shape), " ", width)
+    return block(0, 0, " ", width)

@@ -15,7 +15,7 @@ from .adapters import adapter_for
 from .adapters import torch as torch_adapter
 from .config import TensorView
 from .convert import format_bytes
-from .printing import element_words, laid_out
+from .printing import element_words, laid_out, shown_edges
 from .stats import Stats, tensor_stats
 from .tensor_kinds import (
     TensorConversionError,
@@ -35,8 +35,8 @@ class Preview(NamedTuple):
 
 
 def preview_of(array: np.ndarray, summarise: bool) -> Preview:
-    """The preview of an adapter's ``(array, summarise)``, with its elements' words where it prints them all."""
-    return Preview(array, summarise, None if summarise else element_words(array))
+    """The preview of an adapter's ``(array, summarise)``, with the words of the elements it prints."""
+    return Preview(array, summarise, element_words(shown_edges(array) if summarise else array))
 
 
 @dataclass(frozen=True)
@@ -143,11 +143,7 @@ def size_text(summary: Summary) -> str:
 
 def printed(preview: Preview, linewidth: int | None = None) -> str:
     """A preview as NumPy prints the whole it stands for (at ``linewidth``, else NumPy's own)."""
-    if not preview.summarise:
-        return laid_out(preview.array, preview.words, linewidth)
-    if linewidth is None:
-        return np.array2string(preview.array, threshold=0)
-    return np.array2string(preview.array, threshold=0, max_line_width=linewidth)
+    return laid_out(preview.array, preview.words, linewidth, preview.summarise)
 
 
 def wide_values(summary: Summary, linewidth: int) -> str:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ipython_tensorview.printing import array_text, element_words
+from ipython_tensorview.printing import array_text, element_words, laid_out, shown_edges
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.bool_,
           np.complex64]
@@ -40,6 +40,49 @@ def arrays(draw):
 def test_small_arrays_print_as_numpy_prints_them(array, linewidth, precision):
     with np.printoptions(precision=precision):  # NumPy's default, 8, and shorter and longer ones
         assert array_text(array, linewidth) == numpy_text(array, linewidth)
+
+
+def _edges(array: np.ndarray, edgeitems: int) -> np.ndarray:
+    """What an adapter's preview_array keeps of a summarised array: of each dimension longer than twice
+    ``edgeitems``, its first and last ``edgeitems`` entries and its middle one."""
+    for dim, size in enumerate(array.shape):
+        if size > 2 * edgeitems:
+            array = np.take(array, [*range(edgeitems), size // 2, *range(size - edgeitems, size)], axis=dim)
+    return array
+
+
+@st.composite
+def summarised_arrays(draw):
+    dtype = np.dtype(draw(st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.complex64])))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12))
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e3, 1e9]))  # positional and scientific notation
+    scale = float(np.float32(scale))  # a bound float32 holds
+    elements = st.integers(0, 255) if dtype.kind in "iu" else st.floats(-scale, scale, width=32)
+    return draw(hnp.arrays(dtype, shape, elements=elements))
+
+
+@given(summarised_arrays(), st.integers(1, 4), st.integers(0, 40), st.one_of(st.none(), st.integers(1, 200)))
+def test_summarised_arrays_print_as_numpy_prints_the_whole(array, edgeitems, threshold, linewidth):
+    """The edges of an array NumPy summarises are printed as NumPy prints the whole array, "..." and all."""
+    with np.printoptions(edgeitems=edgeitems, threshold=threshold):
+        summarise = array.size > threshold
+        edges = _edges(array, edgeitems) if summarise else array
+        words = element_words(shown_edges(edges) if summarise else edges)
+        expected = np.array2string(array, max_line_width=linewidth) if linewidth else np.array2string(array)
+        assert laid_out(edges, words, linewidth, summarise) == expected
+
+
+def test_a_summarised_tensor_is_printed_without_array2string(monkeypatch):
+    import torch
+
+    from ipython_tensorview.adapters.torch import preview_array
+    from ipython_tensorview.summary import preview_of, printed
+
+    t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))
+    expected = np.array2string(t.numpy()), np.array2string(t.numpy(), max_line_width=120)
+    preview = preview_of(*preview_array(t, 1000, 3))
+    monkeypatch.setattr(np, "array2string", None)  # (a call would raise)
+    assert (printed(preview), printed(preview, 120)) == expected
 
 
 @pytest.mark.parametrize("options", [dict(precision=3), dict(floatmode="fixed"), dict(sign="+"), dict(suppress=True),
