@@ -31,7 +31,7 @@ from .render_html import render_html
 from .render_text import one_line, render_text
 from .summary import Summary, summarize
 from .tensor_kinds import TensorConversionError, plain_tensor
-from .thumbnail import thumbnail_rgba
+from .thumbnail import thumbnail
 
 # Tensor, plus the subclasses whose own __repr__ would win IPython's pretty-printer lookup
 TARGETS = (
@@ -347,7 +347,7 @@ class TensorFormatters:
                 return None  # a shape no picture has (see thumbnail.image_layout)
             printed_whole = summary.preview is not None and not summary.preview.summarise
             host = summary.preview.array if printed_whole else None  # the values as printed: no second copy
-            return thumbnail_rgba(plain_tensor(tensor), self.settings.thumbnail_size, host)
+            return thumbnail(plain_tensor(tensor), self.settings.thumbnail_size, host)
         except TensorConversionError:
             return None
 

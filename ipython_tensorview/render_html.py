@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 
 from .summary import Summary, facts, numbers, ordinal, wide_values
-from .thumbnail import png
+from .thumbnail import Picture, png
 
 # literal font names: a sanitizer drops var(--jp-code-font-family)
 _MONOSPACE = "font-family: Menlo, Consolas, 'DejaVu Sans Mono', monospace"
@@ -64,21 +64,21 @@ def histogram_img(histogram: tuple[int, ...], low: float, high: float, step: int
     )
 
 
-def scale(rgba: np.ndarray) -> tuple[int, int]:
-    """How many px each of the thumbnail's samples takes down and across: to about ``THUMBNAIL_DISPLAY`` px
-    on its larger side, and ``THUMBNAIL_SHORT_SIDE`` at least on each."""
-    height, width = rgba.shape[:2]
+def scale(pixels: np.ndarray) -> tuple[int, int]:
+    """How many px each of the thumbnail's samples (``pixels``' first two dimensions) takes down and across:
+    to about ``THUMBNAIL_DISPLAY`` px on its larger side, and ``THUMBNAIL_SHORT_SIDE`` at least on each."""
+    height, width = pixels.shape[:2]
     both = max(1, THUMBNAIL_DISPLAY // max(height, width))
     return max(both, -(-THUMBNAIL_SHORT_SIDE // height)), max(both, -(-THUMBNAIL_SHORT_SIDE // width))
 
 
-def thumbnail_img(rgba: np.ndarray) -> str:
+def thumbnail_img(picture: Picture) -> str:
     """The thumbnail as an image: a PNG of one pixel per sample, inside an SVG image that draws it
     scaled up without smoothing (``image-rendering``, inside the image's own document, where no
     notebook's sanitizer reaches), so that each sample is a crisp block."""
-    height, width = rgba.shape[:2]
-    rows, columns = scale(rgba)
-    pixels = base64.b64encode(png(rgba)).decode("ascii")
+    height, width = picture.pixels.shape[:2]
+    rows, columns = scale(picture.pixels)
+    pixels = base64.b64encode(png(*picture)).decode("ascii")
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * columns}" height="{height * rows}" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="none"><image width="{width}" height="{height}" '
@@ -111,8 +111,8 @@ def facts_html(summary: Summary) -> str:
     return f'<div class="tensorview-facts">{" · ".join(pairs)}</div>'
 
 
-def render_html(summary: Summary, thumbnail: np.ndarray | None = None) -> str:
-    """The whole block; ``thumbnail`` is the RGBA picture, if any."""
+def render_html(summary: Summary, thumbnail: Picture | None = None) -> str:
+    """The whole block; ``thumbnail`` is the tensor's picture, if any."""
     parts = [facts_html(summary)]
     pictures = []
     if summary.stats is not None and summary.stats.count:

@@ -1,7 +1,8 @@
 """Small pictures of 2-D tensors (heatmaps) and image-shaped 3-D tensors, for the HTML display.
 
 The tensor is strided down to at most ``size`` elements a side on its own device; only that sample
-crosses to the host. It is coloured there and encoded as a PNG (zlib and struct suffice for that).
+crosses to the host. It is coloured there and encoded as a PNG (zlib and struct suffice for that): a
+heatmap as indices into the colours it uses (one byte a pixel, where RGBA takes four), an image as RGBA.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import math
 import struct
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,8 +42,20 @@ def image_layout(shape: tuple[int, ...]) -> str | None:
     return None
 
 
-def thumbnail_rgba(t, size: int, host: np.ndarray | None = None) -> np.ndarray | None:
-    """An (H, W, 4) uint8 picture of ``t`` at most ``size`` a side, or None where none applies.
+class Picture(NamedTuple):
+    """A thumbnail: (H, W) indices into ``palette``, an (N, 4) table of RGBA colours (a heatmap's, of the
+    colours it uses), or (H, W, 4) RGBA pixels where ``palette`` is None (an image's)."""
+
+    pixels: np.ndarray
+    palette: np.ndarray | None = None
+
+    def rgba(self) -> np.ndarray:
+        """The (H, W, 4) uint8 picture."""
+        return self.pixels if self.palette is None else self.palette[self.pixels]
+
+
+def thumbnail(t, size: int, host: np.ndarray | None = None) -> Picture | None:
+    """A picture of ``t`` at most ``size`` a side, or None where none applies.
     ``host``: ``t`` whole on the host already, as the display converts it (a small tensor's printed values)."""
     if not picturable(t):
         return None
@@ -59,10 +73,10 @@ def thumbnail_rgba(t, size: int, host: np.ndarray | None = None) -> np.ndarray |
     else:
         sample = host_values(t.detach()[tuple(slice(None, None, s) for s in steps)])  # no graph of the slicing
     if layout == "heatmap":
-        return _colormap(_normalise(sample.astype(np.float64)))
+        return _heatmap(_normalise(sample.astype(np.float64)))
     if layout == "chw":
         sample = np.moveaxis(sample, 0, -1)
-    return _image(sample)
+    return Picture(_image(sample))
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
@@ -87,22 +101,35 @@ def _normalise(values: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _viridis_table() -> np.ndarray:
-    """RGBA for 256 evenly spaced positions along the colour map, then a transparent entry (for NaN)."""
-    table = np.zeros((257, 4), dtype=np.uint8)
-    positions = np.linspace(0, len(_VIRIDIS) - 1, 256)
+    """RGBA for a transparent entry (for NaN), then 255 evenly spaced positions along the colour map."""
+    table = np.zeros((256, 4), dtype=np.uint8)
+    positions = np.linspace(0, len(_VIRIDIS) - 1, 255)
     for channel in range(3):
-        table[:256, channel] = np.interp(positions, np.arange(len(_VIRIDIS)), _VIRIDIS[:, channel]).round()
-    table[:256, 3] = 255
+        table[1:, channel] = np.interp(positions, np.arange(len(_VIRIDIS)), _VIRIDIS[:, channel]).round()
+    table[1:, 3] = 255
     table.flags.writeable = False
     return table
 
 
-def _colormap(unit: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] coloured from the table; NaN transparent."""
-    levels = unit * 255 + 0.5
+# a heatmap of more pixels than this is indexed: below, its palette would outweigh its pixels' other 3 bytes
+INDEXED_PIXELS = 256
+
+
+def _heatmap(unit: np.ndarray) -> Picture:
+    """Values in [0, 1] coloured from the map; NaN transparent. A large picture as indices into the colours
+    it uses, a small one as RGBA."""
+    levels = unit * 254 + 1.5
     if not math.isfinite(float(np.add.reduce(levels, axis=None))):
-        levels = np.where(np.isnan(levels), len(_viridis_table()) - 1, levels)
-    return _viridis_table()[levels.astype(np.intp)]
+        levels = np.where(np.isnan(levels), 0, levels)
+    levels = levels.astype(np.uint8)
+    if levels.size <= INDEXED_PIXELS:
+        return Picture(_viridis_table()[levels])
+    used = np.flatnonzero(np.bincount(levels.ravel(), minlength=256))
+    if len(used) == 256:
+        return Picture(levels, _viridis_table())
+    renumbered = np.zeros(256, dtype=np.uint8)
+    renumbered[used] = np.arange(len(used))
+    return Picture(renumbered[levels], _viridis_table()[used])
 
 
 def _image(pixels: np.ndarray) -> np.ndarray:
@@ -125,30 +152,38 @@ def _within_unit_range(pixels: np.ndarray) -> bool:
     return finite.size > 0 and finite.min() >= 0 and finite.max() <= 1
 
 
-def png(rgba: np.ndarray) -> bytes:
-    """Encode an (H, W, 4) uint8 array as an 8-bit RGBA PNG, every row with the Sub filter (each pixel
-    as its difference to the one on its left: small numbers where colours change gradually)."""
-    height, width = rgba.shape[:2]
-    pixels = rgba.reshape(height, width * 4)
-    scanlines = np.empty((height, 1 + width * 4), dtype=np.uint8)
+def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
+    """Encode (H, W, 4) uint8 RGBA pixels as an 8-bit RGBA PNG, or (H, W) uint8 indices into an (N, 4)
+    RGBA ``palette`` as an 8-bit indexed one (a quarter of the bytes), every row with the Sub filter
+    (each byte as its difference to the one a pixel to its left: small numbers where colours change
+    gradually, and a palette's colours run in the colour map's order)."""
+    height, width = pixels.shape[:2]
+    depth = 4 if palette is None else 1  # bytes a pixel
+    rows = pixels.reshape(height, width * depth)
+    scanlines = np.empty((height, 1 + width * depth), dtype=np.uint8)
     scanlines[:, 0] = 1  # the filter type of each row: Sub
-    scanlines[:, 1:5] = pixels[:, :4]
-    np.subtract(pixels[:, 4:], pixels[:, :-4], out=scanlines[:, 5:])  # uint8 wraps modulo 256, as Sub wants
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", _deflated(scanlines)),
-                     _chunk(b"IEND", b"")))
+    scanlines[:, 1 : 1 + depth] = rows[:, :depth]
+    np.subtract(rows[:, depth:], rows[:, :-depth], out=scanlines[:, 1 + depth :])  # wraps modulo 256, as Sub wants
+    header = struct.pack(">IIBBBBB", width, height, 8, 6 if palette is None else 3, 0, 0, 0)
+    chunks = [_chunk(b"IHDR", header)]
+    if palette is not None:
+        chunks.append(_chunk(b"PLTE", palette[:, :3].tobytes()))
+        alpha = palette[:, 3]
+        if (alpha != 255).any():  # the alpha of each entry up to the last that is not opaque
+            chunks.append(_chunk(b"tRNS", alpha[: np.flatnonzero(alpha != 255)[-1] + 1].tobytes()))
+    return b"".join((b"\x89PNG\r\n\x1a\n", *chunks, _chunk(b"IDAT", _deflated(scanlines)), _chunk(b"IEND", b"")))
 
 
-# up to this many bytes of scanlines (a 16x16 picture's), the IDAT stores them as they are
+# up to this many bytes of scanlines (a 16x16 RGBA picture's), the IDAT stores them as they are
 STORED_BYTES = 16 * (1 + 16 * 4)
 
 
 def _deflated(scanlines: np.ndarray) -> bytes:
-    """The scanlines as a zlib stream: stored as they are where they are few (deflating a 16x16 heatmap
+    """The scanlines as a zlib stream: stored as they are where they are few (deflating a 16x16 RGBA heatmap
     saves 15% of its kilobyte and takes seven times as long as storing it); above, deflated with runs
-    alone (zlib's Z_RLE, which libpng suggests for filtered images): a 64x64 heatmap of noise comes out as
-    small as zlib's default level 6 makes it, at a third of its time (165 against 530 µs), and a smooth one
-    twice as large (5 against 2.4 KB), at a fifth of its time."""
+    alone (zlib's Z_RLE, which libpng suggests for filtered images), at a third to a half of zlib's default
+    level 6 in time: a 64x64 heatmap of noise (indexed) or a 200x200 image's 64x64 sample (RGBA) comes out
+    as small as level 6 makes it, a smooth heatmap 2.5 times as large (1 KB against 0.4)."""
     if scanlines.nbytes <= STORED_BYTES:
         return zlib.compress(scanlines.data, 0)
     # a window no larger than the data: the same stream, without setting up (and clearing) 32 KiB of it

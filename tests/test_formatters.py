@@ -330,7 +330,7 @@ def test_no_warning_of_a_display_reaches_the_cell(settings, monkeypatch, direct)
                       display_formatter)
     if not direct:  # another printer for another type: the output goes through IPython's dispatch
         display_formatter.formatters["image/png"].for_type(torch.Tensor, lambda t: None)
-    real_summarize, real_thumbnail = formatters_module.summarize, formatters_module.thumbnail_rgba
+    real_summarize, real_thumbnail = formatters_module.summarize, formatters_module.thumbnail
 
     def summarize(*args, **kwargs):
         warnings.warn("from the summary", RuntimeWarning)
@@ -341,7 +341,7 @@ def test_no_warning_of_a_display_reaches_the_cell(settings, monkeypatch, direct)
         return real_thumbnail(*args, **kwargs)
 
     monkeypatch.setattr(formatters_module, "summarize", summarize)
-    monkeypatch.setattr(formatters_module, "thumbnail_rgba", thumbnail)
+    monkeypatch.setattr(formatters_module, "thumbnail", thumbnail)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data, _ = display_formatter.format(torch.ones(2, 3))
@@ -682,10 +682,10 @@ def test_hostile_values_display_without_warnings_or_fallback(display, make):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the formatters silence theirs: check the parts do not raise any
         from ipython_tensorview.summary import summarize
-        from ipython_tensorview.thumbnail import thumbnail_rgba
+        from ipython_tensorview.thumbnail import thumbnail
 
         summary = summarize(t, formatters_module.TensorView())
-        thumbnail_rgba(t, 64)
+        thumbnail(t, 64)
     assert summary.stats is None or math.isfinite(summary.stats.mean) or summary.stats.count == 0
     text = plain(t)
     assert "could not display" not in text

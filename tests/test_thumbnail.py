@@ -1,3 +1,4 @@
+import math
 import struct
 import zlib
 
@@ -5,11 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from ipython_tensorview.thumbnail import STORED_BYTES, image_layout, png, thumbnail_rgba
+from ipython_tensorview.thumbnail import STORED_BYTES, image_layout, png, thumbnail
+
+
+def thumbnail_rgba(t, size):
+    picture = thumbnail(t, size)
+    return None if picture is None else picture.rgba()
 
 
 def _decode_png(data: bytes) -> np.ndarray:
-    """A minimal reader for the PNGs png() writes: one IDAT, RGBA8, rows filtered with None, Sub or Up."""
+    """A minimal reader for the PNGs png() writes: one IDAT, RGBA8 or 8-bit indexed (as RGBA), rows filtered
+    with None, Sub or Up."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     position, chunks = 8, {}
     while position < len(data):
@@ -21,11 +28,12 @@ def _decode_png(data: bytes) -> np.ndarray:
         chunks[kind] = body
         position += 12 + length
     width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert (depth, colour) == (8, 6)
-    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, 1 + width * 4)
-    pixels = np.zeros((height, width, 4), np.uint8)
+    assert depth == 8 and colour in (3, 6)
+    channels = 4 if colour == 6 else 1
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, 1 + width * channels)
+    pixels = np.zeros((height, width, channels), np.uint8)
     for y, (kind, *line) in enumerate(rows):
-        line = np.array(line, np.uint8).reshape(width, 4)
+        line = np.array(line, np.uint8).reshape(width, channels)
         if kind == 0:  # None
             pixels[y] = line
         elif kind == 1:  # Sub: each pixel plus its left neighbour, modulo 256
@@ -33,7 +41,14 @@ def _decode_png(data: bytes) -> np.ndarray:
         else:  # Up: plus the pixel above
             assert kind == 2 and y > 0
             pixels[y] = line + pixels[y - 1]
-    return pixels
+    if colour == 6:
+        assert b"PLTE" not in chunks
+        return pixels
+    palette = np.frombuffer(chunks[b"PLTE"], np.uint8).reshape(-1, 3)
+    alpha = np.full(len(palette), 255, np.uint8)
+    alpha[: len(chunks.get(b"tRNS", b""))] = np.frombuffer(chunks.get(b"tRNS", b""), np.uint8)
+    assert pixels.max() < len(palette)
+    return np.concatenate([palette, alpha[:, None]], axis=1)[pixels[..., 0]]
 
 
 @pytest.mark.parametrize(
@@ -47,11 +62,38 @@ def test_image_layout(shape, layout):
 
 @pytest.mark.parametrize("height, width", [(1, 1), (3, 4), (5, 9), (64, 64), (128, 200)])
 def test_png_round_trip(height, width):
-    """Every size, from one pixel to more than the smallest compression window holds."""
-    rgba = np.random.default_rng(0).integers(0, 256, (height, width, 4), dtype=np.uint8)
+    """Every size, from one pixel to more than the smallest compression window holds, in RGBA and indexed."""
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
     np.testing.assert_array_equal(_decode_png(png(rgba)), rgba)
     smooth = np.broadcast_to(np.arange(width, dtype=np.uint8)[None, :, None], (height, width, 4)).copy()
     np.testing.assert_array_equal(_decode_png(png(smooth)), smooth)
+    palette = rng.integers(0, 256, (256, 4), dtype=np.uint8)
+    for entries, alpha in ((256, None), (3, 255), (7, 0)):  # with a transparent entry, and without
+        table = palette[:entries].copy()
+        if alpha is not None:
+            table[:, 3] = 255
+            table[entries // 2, 3] = alpha
+        indices = rng.integers(0, entries, (height, width), dtype=np.uint8)
+        np.testing.assert_array_equal(_decode_png(png(indices, table)), table[indices])
+
+
+def test_a_heatmap_is_an_indexed_png_of_the_colours_it_uses():
+    from ipython_tensorview.thumbnail import INDEXED_PIXELS
+
+    t = torch.tensor([[0.0, 1.0, math.nan], [1.0, 0.5, 0.0]]).repeat(1, INDEXED_PIXELS // 6 + 1)
+    picture = thumbnail(t, 1000)
+    assert picture.pixels.shape == t.shape and len(picture.palette) == 4  # transparent, and three colours
+    rgba = picture.rgba()
+    np.testing.assert_array_equal(rgba[0, 2], [0, 0, 0, 0])
+    np.testing.assert_array_equal(rgba[0, 0], [68, 1, 84, 255])  # viridis's ends: dark purple, yellow
+    np.testing.assert_array_equal(rgba[0, 1], [253, 231, 37, 255])
+    np.testing.assert_array_equal(_decode_png(png(*picture)), rgba)
+    small = thumbnail(t[:, :6], 1000)  # a palette would outweigh it
+    assert small.palette is None
+    np.testing.assert_array_equal(small.pixels, rgba[:, :6])
+    noise = thumbnail(torch.randn(64, 64, generator=torch.Generator().manual_seed(0)), 64)
+    assert len(noise.palette) > 150 and len(png(*noise)) < 64 * 65 + 1024  # a byte a pixel, and the palette
 
 
 def test_png_stores_a_small_picture_and_deflates_a_larger_one():
