@@ -97,6 +97,7 @@ def busy_neighbour(display, elements: int) -> list[tuple[str, float, float]]:
 
 def small(display) -> list[tuple[str, float, float]]:
     x = torch.randn(3, 4)
+    square, matrix = torch.randn(64, 64), torch.randn(1000, 1000)  # summarised: edges printed, a heatmap
     many = [torch.randn(3) for _ in range(1000)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nn.Transformer's note about nested tensors
@@ -111,6 +112,8 @@ def small(display) -> list[tuple[str, float, float]]:
     return [
         ("(3, 4) tensor (baseline: torch's repr)", *against(display, x, lambda: repr(x), 200)),
         ("(3, 4) tensor (baseline: IPython without it)", *against(display, x, lambda: bare.format(x), 200)),
+        ("(64, 64) tensor (baseline: torch's repr)", *against(display, square, lambda: repr(square), 50)),
+        ("(1000, 1000) tensor (baseline: torch's repr)", *against(display, matrix, lambda: repr(matrix), 15)),
         ("list of 1000 (3,) tensors (baseline: repr)", timed(many), best(lambda: repr(many))),
         ("Transformer state_dict (baseline: repr)", timed(state, 2), best(lambda: repr(state), 2)),
     ]
