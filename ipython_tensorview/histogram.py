@@ -154,10 +154,7 @@ class _BinByPosition:
         self.start = math.ldexp(edges[0], -self.power)
         self.factor = factor if self.direct else self.bins / (math.ldexp(edges[-1], -self.power) - self.start)
         self.tolerance = _edge_tolerance(edges, self.start, self.factor, dtype) if self.direct else math.inf
-        # each bin's edges for the host's correction, compared in float64; no value moves below the first
-        # bin or above the last
-        self.lower_edges = np.array([-np.inf, *edges[1:-1]])
-        self.upper_edges = np.array([*edges[1:-1], np.inf])
+        self.host_lower, self.host_upper = _comparison_arrays(edges, dtype)  # the host's correction's
 
     def __call__(self, values, work: Workspace, exact: bool = True):
         torch, n = _torch(), values.numel()
@@ -184,7 +181,7 @@ class _BinByPosition:
     def _on_host(self, values, work: Workspace):
         """A CPU chunk's bins, by NumPy (whose comparisons run a dozen times as fast as torch's there): each
         value's position in the work dtype, and NumPy's correction for the values whose position lies within
-        ``tolerance`` of a whole number alone; any other sits in the bin its position gives."""
+        ``tolerance`` of an inner edge alone; any other sits in the bin its position gives."""
         torch, n = _torch(), values.numel()
         array = values.numpy()
         positions = work.buffer("scratch", work.dtype, n).numpy()
@@ -197,18 +194,27 @@ class _BinByPosition:
         with np.errstate(all="ignore"):  # a signalling NaN, or a user's np.seterr(all="raise")
             np.subtract(array, kind(self.start), out=positions)
             np.multiply(positions, kind(self.factor), out=positions)
-            np.fmax(positions, 0, out=positions)  # and NaN (written by another thread since the first pass) to 0
-            np.fmin(positions, self.bins - 1, out=positions)
+            # the outer halves of the end bins hold nothing to correct: the min, the max and the values by them
+            # (a mask's 0 and 1, a ReLU's zeros) go there, as does NaN (written by another thread since the first pass)
+            np.fmax(positions, 0.5, out=positions)
+            np.fmin(positions, self.bins - 0.5, out=positions)
             np.trunc(positions, out=whole)  # (np.modf: ten times as long)
             np.copyto(index, whole, casting="unsafe")
             fractions = np.subtract(positions, whole, out=positions)
             np.less(fractions, self.tolerance, out=near)
             np.logical_or(near, np.greater(fractions, 1 - self.tolerance, out=above), out=near)
-            hits = np.flatnonzero(near)
-            if hits.size:  # NumPy's correction: the position's bin can be one off
+            near_edges = np.count_nonzero(near)
+            if near_edges > n // 4:  # values on inner edges in numbers (integers on whole-number edges): all
+                edge = work.buffer("edge", work.dtype, n).numpy()
+                np.less(array, np.take(self.host_lower, index, out=edge, mode="clip"), out=near)
+                np.subtract(index, near.view(np.uint8), out=index, casting="unsafe")
+                np.greater_equal(array, np.take(self.host_upper, index, out=edge, mode="clip"), out=near)
+                np.add(index, near.view(np.uint8), out=index, casting="unsafe")
+            elif near_edges:  # NumPy's correction: the position's bin can be one off
+                hits = np.flatnonzero(near)
                 near_values, their_bins = array[hits], index[hits]
-                their_bins -= near_values < self.lower_edges[their_bins]
-                their_bins += near_values >= self.upper_edges[their_bins]
+                their_bins -= near_values < self.host_lower[their_bins]
+                their_bins += near_values >= self.host_upper[their_bins]
                 index[hits] = their_bins
         return bin_index
 
@@ -253,12 +259,17 @@ def _comparison_edges(edges: np.ndarray, work_dtype, device):
     ``v < e`` holds exactly when ``v < e'``, with e' the least float32 at or above e: comparing with e'
     needs no float64 copy of the values.
     """
-    torch = _torch()
+    lower, upper = _comparison_arrays(edges, work_dtype)
+    return to_device(lower, device), to_device(upper, device)
+
+
+def _comparison_arrays(edges: np.ndarray, work_dtype) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_comparison_edges` as NumPy arrays."""
     lower = np.array([np.nan, *edges[1:-1]])
     upper = np.array([*edges[1:-1], np.nan])
-    if work_dtype == torch.float32:
-        lower, upper = _round_up_to_float32(lower), _round_up_to_float32(upper)
-    return to_device(lower, device), to_device(upper, device)
+    if work_dtype == _torch().float32:
+        return _round_up_to_float32(lower), _round_up_to_float32(upper)
+    return lower, upper
 
 
 def _round_up_to_float32(edges: np.ndarray) -> np.ndarray:

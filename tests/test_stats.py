@@ -697,10 +697,11 @@ def test_bin_edges_take_integer_ends_as_numpy_takes_them():
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64]),
        st.floats(-1e6, 1e6), st.sampled_from([1e-3, 1.0, 7.0, 255.0, 1e4, 1e9]), st.integers(1, 64),
-       st.integers(0, 2**16))
-def test_values_on_and_beside_the_edges_sit_in_numpys_bins(dtype, low, width, bins, seed):
-    """Each edge in the dtype, and its neighbours there, between ends far from zero and near it: the CPU bins
-    a value by its position, correcting it against the edges only near one, and must count as NumPy does."""
+       st.integers(0, 2**16), st.booleans())
+def test_values_on_and_beside_the_edges_sit_in_numpys_bins(dtype, low, width, bins, seed, among_others):
+    """Each edge in the dtype, and its neighbours there, between ends far from zero and near it (alone, or
+    among eight times as many values between the ends): the CPU bins a value by its position, correcting
+    it against the edges only near one (every value, where many are), and must count as NumPy does."""
     if not dtype.is_floating_point:
         low, width = round(low), max(1, round(width))
     ends = torch.tensor([low, low + width], dtype=torch.float64).to(dtype)
@@ -712,7 +713,11 @@ def test_values_on_and_beside_the_edges_sit_in_numpys_bins(dtype, low, width, bi
         edges = torch.cat([edges, torch.nextafter(edges.double(), up.double()).to(dtype),
                            torch.nextafter(edges.double(), down.double()).to(dtype)])
     values = torch.cat([ends, edges.clamp(low, high)]).repeat(7)  # more than a chunk of 64
-    values = values[torch.randperm(values.numel(), generator=torch.Generator().manual_seed(seed))]
+    generator = torch.Generator().manual_seed(seed)
+    if among_others:
+        between = torch.rand(8 * values.numel(), generator=generator, dtype=torch.float64) * (high - low) + low
+        values = torch.cat([values, between.to(dtype).clamp(low, high)])
+    values = values[torch.randperm(values.numel(), generator=generator)]
     with stats_path(64):
         result = tensor_stats(values, bins=bins)
     assert result.histogram == _numpy_histogram(values.double().numpy(), bins)
