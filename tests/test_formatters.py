@@ -75,6 +75,9 @@ def test_values_are_what_numpy_prints_under_its_print_options(display):
         values = plain(t).split("\n", 1)[1]
         assert values == np.array2string(t.numpy())
     assert "..." in values
+    with np.printoptions(threshold=5, edgeitems=0):  # NumPy still prints each dimension's last entry
+        for t in (torch.arange(10), torch.arange(100).reshape(10, 10), torch.arange(24.0).reshape(2, 3, 4)):
+            assert plain(t).split("\n", 1)[1] == np.array2string(t.numpy())
 
 
 def test_grad_state_and_parameters(display):

@@ -141,9 +141,11 @@ def host_values(t) -> np.ndarray:
 
 def edge_indices(shape, edgeitems: int) -> list[list[int]]:
     """Per dimension, the indices NumPy's summarised printing needs: the first ``edgeitems``, one that
-    its "..." stands for, and the last ``edgeitems``; every index of a dimension too short to summarise."""
+    its "..." stands for, and the last ``edgeitems`` (the last one where ``edgeitems`` is 0: NumPy prints
+    it after "..." all the same); every index of a dimension too short to summarise."""
+    tail = max(1, edgeitems)
     return [
-        [*range(edgeitems + 1), *range(size - edgeitems, size)] if size > 2 * edgeitems else list(range(size))
+        [*range(edgeitems + 1), *range(size - tail, size)] if size > 2 * edgeitems else list(range(size))
         for size in shape
     ]
 
@@ -155,9 +157,9 @@ def _narrowed_to_edges(t, kept, edgeitems: int, dim: int = 0):
         return t.dequantize()
     if len(kept[dim]) == t.shape[dim]:
         return _narrowed_to_edges(t, kept, edgeitems, dim + 1)
-    size = t.shape[dim]
+    size, last = t.shape[dim], max(1, edgeitems)  # as edge_indices keeps them
     head = t.narrow(dim, 0, edgeitems + 1)
-    tail = t.narrow(dim, size - edgeitems, edgeitems)
+    tail = t.narrow(dim, size - last, last)
     return torch.cat([_narrowed_to_edges(part, kept, edgeitems, dim + 1) for part in (head, tail)], dim)
 
 
