@@ -155,6 +155,7 @@ class _BinByPosition:
         self.factor = factor if self.direct else self.bins / (math.ldexp(edges[-1], -self.power) - self.start)
         self.tolerance = _edge_tolerance(edges, self.start, self.factor, dtype) if self.direct else math.inf
         self.host_lower, self.host_upper = _comparison_arrays(edges, dtype)  # the host's correction's
+        self._correcting_all = set()  # the workspaces whose last chunk the host corrected whole
 
     def __call__(self, values, work: Workspace, exact: bool = True):
         torch, n = _torch(), values.numel()
@@ -186,8 +187,10 @@ class _BinByPosition:
         array = values.numpy()
         positions = work.buffer("scratch", work.dtype, n).numpy()
         whole = work.buffer("whole", work.dtype, n).numpy()
-        # one byte a bin where the bins and the extra one fit it: torch's bincount reads them a third faster
-        bin_index = work.buffer("index", torch.uint8 if self.bins < 255 else torch.int32, n)
+        # the narrowest integers the bins and the extra one fit: torch's bincount reads bytes a third faster
+        # than int32, and NumPy's arithmetic between them and the masks' bytes is a third of int32's
+        index_dtype = torch.uint8 if self.bins < 255 else torch.int16 if self.bins < 2**15 - 1 else torch.int32
+        bin_index = work.buffer("index", index_dtype, n)
         index = bin_index.numpy()
         near, above = (work.buffer(name, torch.bool, n).numpy() for name in ("mask", "near"))
         kind = positions.dtype.type
@@ -200,17 +203,24 @@ class _BinByPosition:
             np.fmin(positions, self.bins - 0.5, out=positions)
             np.trunc(positions, out=whole)  # (np.modf: ten times as long)
             np.copyto(index, whole, casting="unsafe")
-            fractions = np.subtract(positions, whole, out=positions)
-            np.less(fractions, self.tolerance, out=near)
-            np.logical_or(near, np.greater(fractions, 1 - self.tolerance, out=above), out=near)
-            near_edges = np.count_nonzero(near)
-            if near_edges > n // 4:  # values on inner edges in numbers (integers on whole-number edges): all
+            # a thread whose last chunk held values on inner edges in numbers (integers on whole-number edges)
+            # corrects every value of its next at once: it likely does too
+            near_edges = n if id(work) in self._correcting_all else 0
+            if not near_edges:
+                fractions = np.subtract(positions, whole, out=positions)
+                np.less(fractions, self.tolerance, out=near)
+                np.logical_or(near, np.greater(fractions, 1 - self.tolerance, out=above), out=near)
+                near_edges = np.count_nonzero(near)
+            if near_edges > n // 4:  # many: every value, by two lookups of its bin's edges
+                self._correcting_all.add(id(work))
                 edge = work.buffer("edge", work.dtype, n).numpy()
                 np.less(array, np.take(self.host_lower, index, out=edge, mode="clip"), out=near)
                 np.subtract(index, near.view(np.uint8), out=index, casting="unsafe")
                 np.greater_equal(array, np.take(self.host_upper, index, out=edge, mode="clip"), out=near)
                 np.add(index, near.view(np.uint8), out=index, casting="unsafe")
-            elif near_edges:  # NumPy's correction: the position's bin can be one off
+                return bin_index
+            self._correcting_all.discard(id(work))
+            if near_edges:  # NumPy's correction: the position's bin can be one off
                 hits = np.flatnonzero(near)
                 near_values, their_bins = array[hits], index[hits]
                 their_bins -= near_values < self.host_lower[their_bins]
