@@ -3,7 +3,8 @@
 A display prints the values of every small tensor it shows, and ``np.array2string`` spends most of a small
 tensor's display on its generality: the options it merges, the formatter it picks, two passes of Dragon4
 per element and a line builder called per element. For the arrays a display prints most (real numbers,
-every element shown) this module makes the same text from NumPy's own pieces: Dragon4 through a
+every element shown, or a summarised array's edges with its "...") this module makes the same text from
+NumPy's own pieces: Dragon4 through a
 NumPy scalar's ``str`` or ``np.format_float_positional`` and ``np.format_float_scientific`` (once per
 element, twice for some in scientific notation), and NumPy's layout rules (fields padded to one width, rows
 wrapped at the line width, a blank line per dimension between blocks). The words of the elements are

@@ -31,7 +31,7 @@ class Preview(NamedTuple):
 
     array: np.ndarray  # the whole array, or its edges where NumPy summarises it
     summarise: bool  # NumPy prints the edges alone, with "..."
-    words: list[str] | None  # every element printed (see printing.element_words), for each width
+    words: list[str] | None  # each element printed (see printing.element_words and shown_edges), for each width
 
 
 def preview_of(array: np.ndarray, summarise: bool) -> Preview:
