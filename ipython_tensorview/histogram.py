@@ -203,24 +203,23 @@ class _BinByPosition:
             np.fmin(positions, self.bins - 0.5, out=positions)
             np.trunc(positions, out=whole)  # (np.modf: ten times as long)
             np.copyto(index, whole, casting="unsafe")
-            # a thread whose last chunk held values on inner edges in numbers (integers on whole-number edges)
-            # corrects every value of its next at once: it likely does too
-            near_edges = n if id(work) in self._correcting_all else 0
-            if not near_edges:
+            # once a thread's chunk held values on inner edges in numbers (integers on whole-number edges), it
+            # corrects every value of its later chunks without looking for them: they likely do too
+            correct_all = id(work) in self._correcting_all
+            if not correct_all:
                 fractions = np.subtract(positions, whole, out=positions)
                 np.less(fractions, self.tolerance, out=near)
                 np.logical_or(near, np.greater(fractions, 1 - self.tolerance, out=above), out=near)
                 near_edges = np.count_nonzero(near)
-            if near_edges > n // 4:  # many: every value, by two lookups of its bin's edges
+                correct_all = near_edges > n // 4
+            if correct_all:  # every value, by two lookups of its bin's edges
                 self._correcting_all.add(id(work))
                 edge = work.buffer("edge", work.dtype, n).numpy()
                 np.less(array, np.take(self.host_lower, index, out=edge, mode="clip"), out=near)
                 np.subtract(index, near.view(np.uint8), out=index, casting="unsafe")
                 np.greater_equal(array, np.take(self.host_upper, index, out=edge, mode="clip"), out=near)
                 np.add(index, near.view(np.uint8), out=index, casting="unsafe")
-                return bin_index
-            self._correcting_all.discard(id(work))
-            if near_edges:  # NumPy's correction: the position's bin can be one off
+            elif near_edges:  # NumPy's correction of the few near an edge: the position's bin can be one off
                 hits = np.flatnonzero(near)
                 near_values, their_bins = array[hits], index[hits]
                 their_bins -= near_values < self.host_lower[their_bins]

@@ -168,9 +168,9 @@ def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
     chunks = [_chunk(b"IHDR", header)]
     if palette is not None:
         chunks.append(_chunk(b"PLTE", palette[:, :3].tobytes()))
-        alpha = palette[:, 3]
-        if (alpha != 255).any():  # the alpha of each entry up to the last that is not opaque
-            chunks.append(_chunk(b"tRNS", alpha[: np.flatnonzero(alpha != 255)[-1] + 1].tobytes()))
+        alpha, see_through = palette[:, 3], np.flatnonzero(palette[:, 3] != 255)
+        if see_through.size:  # the alpha of each entry up to the last that is not opaque
+            chunks.append(_chunk(b"tRNS", alpha[: see_through[-1] + 1].tobytes()))
     return b"".join((b"\x89PNG\r\n\x1a\n", *chunks, _chunk(b"IDAT", _deflated(scanlines)), _chunk(b"IEND", b"")))
 
 
