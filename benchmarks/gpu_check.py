@@ -7,9 +7,11 @@ Run anywhere, smaller, on the CPU:                    python benchmarks/gpu_chec
    the CPU reference, the steps must name the device and the array must not share memory with it.
 2. Displaying a float32 tensor of --gib GiB (text and HTML, as Jupyter asks for both): time, host memory
    growth (resident set, and its peak during the display) and the peak extra device memory the
-   statistics took; the same for lovely-tensors when installed, side by side.
-3. The statistics' plan on the device, for normal, offset, NaN-holding and half-precision data: time against t.sum(),
-   kernel launches (torch.profiler) and waits for the device (torch.cuda.set_sync_debug_mode).
+   statistics took; the same for lovely-tensors when installed, side by side; then for a bool tensor of as
+   many elements, whose display counts the true ones.
+3. The statistics' plan on the device, for normal, offset, NaN-holding (1-D, and 2-D with counts per row and
+   column) and half-precision data: time against t.sum(), kernel launches (torch.profiler) and waits for the
+   device (torch.cuda.set_sync_debug_mode).
 4. The error of the device's var_mean and of the statistics' std, for data offset from zero, by size, and
    of the statistics' std of float32 whole numbers.
 """
@@ -115,6 +117,12 @@ def check_display(device: str, gib: float) -> None:
         str(lovely_tensors.lovely(small))
         measure_display(f"lovely-tensors {lovely_tensors.__version__}", lambda x: str(lovely_tensors.lovely(x)), t,
                         device)
+    mask = t > 1  # as many bools: the display counts the true ones
+    del t
+    plain(small > 0)  # warm-up
+    measure_display("a bool tensor as large", lambda x: display.format(x)[0]["text/plain"].splitlines()[1], mask,
+                    device)
+    measure_display("  (t.sum())", lambda x: repr(x.sum().item()), mask, device)
 
 
 def check_stats_plan(device: str, gib: float) -> None:
@@ -123,12 +131,17 @@ def check_stats_plan(device: str, gib: float) -> None:
     elements = int(gib * 2**30 / 4)
     print(f"\n3. the statistics' plan on {device}, {elements:,} float32 elements")
     on_gpu = device.startswith("cuda")
-    for data in ("normal", "offset by 1000", "a NaN every 1000", "bfloat16", "float16 offset by 10"):
+    side = math.isqrt(elements)
+    for data in ("normal", "offset by 1000", "a NaN every 1000", f"the same ({side}, {side})", "bfloat16",
+                 "float16 offset by 10"):
         t = torch.randn(elements, device=device)
         if data.startswith("offset"):
             t += 1000
         elif data.startswith("a NaN"):
             t[::1000] = math.nan
+        elif data.startswith("the same"):  # NaN counted per row and per column too
+            t[::1000] = math.nan
+            t = t[: side * side].view(side, side)
         elif data.startswith("float16"):
             t = (t + 10).half()
         elif data == "bfloat16":

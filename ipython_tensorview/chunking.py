@@ -19,6 +19,11 @@ import numpy as np
 
 from .adapters.torch import decoded, decoded_dtype, read_by_rows
 
+# a bool tensor off the CPU is counted in rows of 255 bytes, this many at a time (their sums in int64: 8 MiB),
+# or where it has no flat view, in views of this many elements (a mask and its int64 copy: 9 MiB)
+TRUE_COUNT_ROWS = 1 << 20
+TRUE_COUNT_ELEMENTS = 1 << 20
+
 
 def _torch():
     return sys.modules["torch"]
@@ -82,6 +87,26 @@ def chunk_views(t, limit: int, memory_order: bool = True):
     else:
         for index in range(t.shape[0]):
             yield from chunk_views(t[index], limit, memory_order)
+
+
+def true_count(t) -> int:
+    """How many elements of a bool tensor are true, in one wait. The CPU counts in place. Elsewhere
+    ``count_nonzero`` makes a mask and sums it in int64, 9 bytes an element: a tensor with a flat view is
+    summed as bytes (each 0 or 1) in rows of 255, which a byte holds, ``TRUE_COUNT_ROWS`` rows at a time,
+    and only the rows' sums in int64; any other is counted in views of ``TRUE_COUNT_ELEMENTS``."""
+    torch = _torch()
+    if t.device.type == "cpu":
+        return int(t.count_nonzero())
+    flat = flat_in_memory_order(t)
+    if flat is None:
+        counts = [view.count_nonzero() for view in chunk_views(t, TRUE_COUNT_ELEMENTS)]
+    else:
+        whole = flat.numel() // 255 * 255
+        rows = flat[:whole].view(torch.uint8).view(-1, 255)
+        counts = [rows[start : start + TRUE_COUNT_ROWS].sum(dim=1, dtype=torch.uint8).sum()
+                  for start in range(0, len(rows), TRUE_COUNT_ROWS)]
+        counts.append(flat[whole:].count_nonzero())
+    return int(to_host(torch.stack(counts).sum()))
 
 
 def needs_copy(view) -> bool:
@@ -271,12 +296,12 @@ class Workspace:
         return out.copy_(piece)
 
     def non_finite_mask(self, values):
-        """A mask of the NaN and +-Inf values, in buffers of its own."""
+        """A mask of the NaN and +-Inf values of real ``values``, in buffers of its own: x - x is 0 where x is
+        finite, NaN where it is not."""
         torch = _torch()
         n = values.numel()
-        magnitude = torch.abs(values, out=self.buffer("magnitude", values.dtype, n))
-        finite = torch.lt(magnitude, math.inf, out=self.buffer("finite", torch.bool, n))  # NaN < inf is False
-        return torch.logical_not(finite, out=self.buffer("non-finite", torch.bool, n))
+        difference = torch.sub(values, values, out=self.buffer("difference", values.dtype, n))
+        return torch.ne(difference, 0, out=self.buffer("non-finite", torch.bool, n))
 
     def ones(self, n: int):
         """``n`` int64 ones, filled once per workspace."""

@@ -64,20 +64,55 @@ def _blocks(t, limit: int, lead: tuple[int, ...] = ()):
         yield lead, start, part[start : start + rows]
 
 
+def bytes_per_element(t) -> int:
+    """The bytes :func:`locate`'s temporaries take per element of a block of ``t``: see :func:`_non_finite_ones`."""
+    wide = 8 if t.dtype in (_torch().float64, _torch().complex128) else 4
+    return 2 * wide if t.is_complex() else wide
+
+
+def _non_finite_ones(block):
+    """1.0 where ``block``'s value is NaN or Inf, 0.0 where it is finite, in float32 (float64 for float64 and
+    complex128 values, or blocks of 2**24 elements and more, whose counts float32 would round): x - x is 0
+    where x is finite and NaN where not, of each part of a complex value. Sums of these count in place; a
+    bool mask's sum first copies it into int64, 8 bytes an element."""
+    torch = _torch()
+    if block.is_complex():  # conj and neg bits change no value's finiteness: cleared, not resolved
+        if block.is_conj():
+            block = block.conj()
+        if block.is_neg():
+            block = torch._neg_view(block)
+        parts = (block.real, block.imag)
+    else:
+        parts = (block,)
+    wide = torch.float64 if parts[0].dtype == torch.float64 or block.numel() >= 1 << 24 else torch.float32
+    ones = None
+    for part in parts:
+        if part.dtype == wide:
+            difference = torch.sub(part, part)
+        else:  # float8 has no arithmetic
+            difference = part.to(wide)
+            difference.sub_(difference)
+        ones = difference if ones is None else ones.add_(difference)
+    return ones.nan_to_num_(nan=1.0)
+
+
 def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] | None = None) -> Location | None:
     """Where ``t``'s NaN and Inf values are (see the module's description), or None where it holds none.
 
     ``stop_early`` (the CPU): stop at the first block holding one where no counts are wanted.
-    ``spans``: sorted ranges of indices in C order (``[start, stop)``) outside which ``t`` is known to hold
-    none (the chunks whose min or max was not finite): blocks outside them are not read.
+    ``spans``: sorted ranges of indices in C order (``[start, stop)``), each holding one at least, outside
+    which ``t`` holds none (the chunks whose min or max was not finite): blocks outside them are not read,
+    and the first is looked for in the first span alone.
     """
     torch = _torch()
     if t.device.type == "cpu" and t.numel() <= HOST_ELEMENTS and not t.is_nested:
         return _located_on_host(t)
     counted = [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
-    counts = {d: torch.zeros(t.shape[d], dtype=torch.int64, device=t.device) for d in counted}
+    counts = {d: torch.zeros(t.shape[d], dtype=torch.float64, device=t.device) for d in counted}  # exact to 2**53
     firsts = []
     strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
+    if spans is not None and not counted:  # the first one lies in the first span
+        spans = spans[:1]
     stops = [stop for _, stop in spans] if spans is not None else None
     for lead, start, block in _blocks(t, limit):
         base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
@@ -85,23 +120,23 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
             index = bisect.bisect_right(stops, base)
             if index == len(spans) or spans[index][0] >= base + block.numel():
                 continue
-        if block.dtype.itemsize == 1 and block.is_floating_point():  # float8: no isfinite kernel
-            block = block.float()
-        bad = torch.isfinite(block).logical_not_()
-        flat = bad.reshape(-1)
+        ones = _non_finite_ones(block)
+        flat = ones.reshape(-1)
         if stop_early and not firsts and flat.any():
-            firsts.append(torch.tensor(base + int(flat.view(torch.uint8).argmax()), device=t.device))
+            firsts.append(torch.tensor(base + int(flat.argmax()), device=t.device))
             if not counted:
                 break
-        elif not stop_early:  # each block's first (past the tensor's end where it has none)
-            firsts.append(torch.where(flat.any(), flat.view(torch.uint8).argmax() + base, t.numel()))
+        elif not stop_early and (spans is None or base < spans[0][1]):
+            # each block's first (past the tensor's end where it has none), up to the first span's end
+            top, at = flat.max(dim=0)  # the first of the largest
+            firsts.append(torch.where(top > 0, at + base, t.numel()))
         free = len(lead)  # the dimensions before this one are fixed by lead
         for d in counted:
             if d < free:
                 counts[d][lead[d]] += flat.sum()
             else:
-                others = tuple(i for i in range(bad.dim()) if i != d - free)
-                per_index = bad.sum(dim=others) if others else bad  # a mask adds as 0s and 1s, uncopied
+                others = tuple(i for i in range(ones.dim()) if i != d - free)
+                per_index = ones.sum(dim=others) if others else ones
                 if d == free:
                     counts[d][start : start + block.shape[0]] += per_index
                 else:

@@ -48,7 +48,7 @@ from .chunking import (
     work_dtype,
 )
 from .histogram import bin_edges, histogram, histogram_step, middle_bin, with_extremes
-from .nonfinite import AxisCounts, locate
+from .nonfinite import AxisCounts, bytes_per_element, locate
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
@@ -490,8 +490,8 @@ def _chunks_beside_non_finite(walk: Walk, chunked, lows, highs, unclean) -> _Mom
     totals, norms = _row_sums(chunked)
     indices = unclean.tolist()
     work = walk.workspaces[0]
-    # float16 and bfloat16 are read in float32, as chunk by chunk; then the values made finite, and a mask
-    per_element = (work.dtype.itemsize if work.dtype != chunked[0].dtype else 0) + work.dtype.itemsize + 1
+    # float16 and bfloat16 are read in float32, as chunk by chunk; then the values made finite
+    per_element = (work.dtype.itemsize if work.dtype != chunked[0].dtype else 0) + work.dtype.itemsize
     groups = _row_groups(chunked, indices, per_element)
     finite = _finite_table([_finite_columns(work.real_values(values), work) for _, values in groups])
     table = to_host(torch.cat([totals, norms, finite.flatten()]))  # the pass's second wait
@@ -529,22 +529,21 @@ def _non_finite_totals(table) -> tuple[int, int, int]:
 
 
 def _finite_columns(values, work: Workspace) -> list:
-    """Per row of ``values`` (2-D, float32 or float64), on the device: min and max of its finite values, their
-    sum and sum of squares, and its NaN, +Inf and -Inf counts, as seven tensors of one value per row. Two of
-    ``work``'s buffers hold the steps (the values made finite, a mask): no allocation per call, and chunks
-    full of NaN cost none."""
+    """Per row of ``values`` (2-D, float32 or float64; rows of fewer than 2**24 elements), on the device: min
+    and max of its finite values, their sum and sum of squares, and its NaN, +Inf and -Inf counts, as seven
+    tensors of one value per row. One of ``work``'s buffers holds each step: no allocation per call, and
+    chunks full of NaN cost none."""
     torch = _torch()
-    n = values.numel()
-    clean = work.buffer("clean", values.dtype, n).view(values.shape)
-    mask = work.buffer("mask", torch.bool, n).view(values.shape)
+    clean = work.buffer("clean", values.dtype, values.numel()).view(values.shape)
     total = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean).sum(dim=1)
     squares = torch.mul(clean, clean, out=clean).sum(dim=1)
     # the buffer again, for the extremes: each value that is not finite put where the reduction ignores it
     low = torch.nan_to_num(values, nan=math.inf, posinf=math.inf, neginf=math.inf, out=clean).amin(dim=1)
     high = torch.nan_to_num(values, nan=-math.inf, posinf=-math.inf, neginf=-math.inf, out=clean).amax(dim=1)
-    nan = torch.ne(values, values, out=mask).sum(dim=1)
-    posinf = torch.eq(values, math.inf, out=mask).sum(dim=1)
-    neginf = torch.eq(values, -math.inf, out=mask).sum(dim=1)
+    # and for the counts, as sums of 0.0 and 1.0 (exact): a bool mask's sum first copies it into int64
+    nan = torch.ne(values, values, out=clean).sum(dim=1)
+    posinf = torch.eq(values, math.inf, out=clean).sum(dim=1)
+    neginf = torch.eq(values, -math.inf, out=clean).sum(dim=1)
     return [low, high, total, squares, nan, posinf, neginf]
 
 
@@ -877,10 +876,8 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     if stats is not None and stats.non_finite() and not read_by_rows(t):
         if plan == "chunks":
             limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
-        else:  # few kernels: blocks whose temporaries REVISIT_BYTES holds: torch.isfinite makes |x| and three
-            # masks (twice over for complex's parts; float8 first becomes float32)
-            float8 = t.dtype.itemsize == 1 and t.is_floating_point()
-            limit = REVISIT_BYTES // (11 if float8 else t.element_size() + 5)
+        else:  # few kernels: blocks whose temporaries REVISIT_BYTES holds
+            limit = REVISIT_BYTES // bytes_per_element(t)
         # an expand()ed dimension repeats its first index: the first NaN is there, and is found at the
         # cost of the distinct elements (the counts per index would be the repeats': not given)
         repeated = [d for d in range(t.dim()) if t.stride(d) == 0 and t.shape[d] > 1] if not t.is_nested else []

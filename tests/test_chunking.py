@@ -4,7 +4,9 @@ import threading
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
+from ipython_tensorview import chunking
 from ipython_tensorview import stats as stats_module
 from ipython_tensorview.chunking import Walk, Workspace, chunks, parallel_map
 from ipython_tensorview.stats import tensor_stats
@@ -107,3 +109,46 @@ def test_threads_are_confined_once_torch_is_imported_after_the_extension():
     before, after, openmp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                            check=True).stdout.split()
     assert before == "False" and after == openmp
+
+
+class Reductions(TorchDispatchMode):
+    """The reductions run: (name, elements read, dtype read)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.__name__.split(".")[0] in ("count_nonzero", "sum"):
+            self.seen.append((func.__name__.split(".")[0], args[0].numel(), args[0].dtype, args[0].dim()))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "stepped", "one row"])
+def test_a_bool_tensor_off_the_cpu_is_counted_without_a_copy_of_its_size(pretend_cuda, monkeypatch, layout):
+    # a GPU's count_nonzero makes a mask and sums it in int64: 9 bytes an element of what it reads
+    from ipython_tensorview.adapters.torch import note
+
+    monkeypatch.setattr(chunking, "TRUE_COUNT_ROWS", 4)
+    monkeypatch.setattr(chunking, "TRUE_COUNT_ELEMENTS", 1000)
+    base = torch.rand(120, 100, generator=torch.Generator().manual_seed(0)) < 0.3
+    t = pretend_cuda({"contiguous": base, "transposed": base.T, "stepped": base[::2, 1::3],
+                      "one row": base[0, :7]}[layout])
+    assert str(t.device) == "cuda:0"
+    with Reductions() as mode:
+        line = note(t)
+    true = int(t.sum())
+    assert line == f"bool: {true} of {t.numel()} true ({true / t.numel():.1%})"
+    counted = [n for name, n, dtype, dim in mode.seen if name == "count_nonzero" or dim == 2]
+    assert sum(counted) == t.numel()
+    if layout == "stepped":  # no flat view: views of at most 1000 counted
+        assert max(counted) <= 1000 and len(counted) >= t.numel() // 1000
+    else:  # a flat view: rows of 255 bytes, four at a time; the rest (fewer than 255) counted
+        assert counted == [4 * 255] * (t.numel() // 1020) + [t.numel() // 255 % 4 * 255] * (t.numel() // 255 % 4 > 0) + [
+            t.numel() % 255]
+        row_sums = [n for name, n, dtype, dim in mode.seen if dtype == torch.uint8 and dim == 1]  # into int64
+        assert len(row_sums) == -(-(t.numel() // 255) // 4) and max(row_sums, default=0) <= 4
+    on_cpu = base.clone()
+    with Reductions() as mode:  # the CPU counts in place, whole
+        true = chunking.true_count(on_cpu)
+    assert true == int(on_cpu.sum()) and mode.seen == [("count_nonzero", on_cpu.numel(), torch.bool, 2)]

@@ -239,10 +239,12 @@ def true_count(obj) -> int:
     import jax
     import jax.numpy as jnp
 
+    from .. import chunking
+
     shards = _distinct_shards(obj)
     tensors = _as_tensors(shards)
     if tensors is not None:
-        return sum(int(t.count_nonzero()) for _, t in tensors)
+        return sum(chunking.true_count(t) for _, t in tensors)
     return sum(int(n) for n in jax.device_get([jnp.count_nonzero(data) for _, data in shards]))
 
 

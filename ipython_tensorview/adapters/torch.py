@@ -202,8 +202,10 @@ def note(t) -> str:
     if t._is_zerotensor():
         return "ZeroTensor: all zeros"
     if t.dtype == torch.bool and t.numel():
+        from ..chunking import true_count  # (chunking reads rows with this module's decoders)
+
         distinct, repeats = distinct_view(t)
-        true = int(distinct.count_nonzero()) * repeats
+        true = true_count(distinct) * repeats
         return f"bool: {true} of {t.numel()} true ({true / t.numel():.1%})"
     if is_raw_dtype(t.dtype):
         return f"{name}: packed bits, shown as raw bytes; no statistics"
