@@ -158,6 +158,15 @@ def flat_in_memory_order(t):
     return t.view(-1) if t.is_contiguous() else None
 
 
+def flat_or_one_dimensional(t):
+    """:func:`flat_in_memory_order`, or ``t`` itself where it is 1-D, whatever its stride (a sample of a
+    larger tensor, say): a view whose every s-th element is a well-spread sample; None where neither exists."""
+    flat = flat_in_memory_order(t)
+    if flat is None and t.dim() == 1 and not read_by_rows(t):
+        return t
+    return flat
+
+
 def sampling_step(shape: tuple[int, ...], target: int) -> int:
     """The step s of a sample of about ``target`` elements of an array of ``shape``, taken every s-th
     element in memory order.

@@ -22,7 +22,7 @@ from .chunking import (
     Walk,
     Workspace,
     exponent,
-    flat_in_memory_order,
+    flat_or_one_dimensional,
     sampling_step,
     scale_,
     to_device,
@@ -115,7 +115,7 @@ def histogram(walk: Walk, bins: int, low: float, high: float, step: int, unclean
         bin_of = _BinBySearch(edges, dtype, device)
     masked = set(unclean.tolist())
     exact = step == 1 and not of_sample
-    flat = flat_in_memory_order(walk.t) if step > 1 else None
+    flat = flat_or_one_dimensional(walk.t) if step > 1 else None
     if flat is not None:  # one strided view: the sample is read in a few chunks, not a sliver of each
         walk, step = Walk(flat[step // 2 :: step], walk.limit, walk.workspaces), 1
         masked = set(range(len(walk))) if masked else masked

@@ -141,6 +141,7 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
                     counts[d][start : start + block.shape[0]] += per_index
                 else:
                     counts[d] += per_index
+        del ones, flat  # before the next block's are made
     if not firsts:
         return None
     # one wait for the first index and every count

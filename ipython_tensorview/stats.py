@@ -41,7 +41,7 @@ from .chunking import (
     Workspace,
     can_confine_threads,
     exponent,
-    flat_in_memory_order,
+    flat_or_one_dimensional,
     sample_in_memory_order,
     scale_,
     to_host,
@@ -447,9 +447,7 @@ def _as_rows(t, length: int) -> list | None:
     from a flat view in memory order, or from a 1-D tensor whatever its stride; None where neither exists (a
     slice with gaps along several dimensions). Rows of ``walk.limit`` are a walk's chunks (see
     chunking.chunk_views)."""
-    flat = flat_in_memory_order(t)
-    if flat is None and t.dim() == 1 and not read_by_rows(t):
-        flat = t
+    flat = flat_or_one_dimensional(t)
     if flat is None:
         return None
     whole = flat.numel() // length * length

@@ -486,6 +486,20 @@ def test_the_accelerator_plan_launches_few_kernels_and_waits_little(monkeypatch,
         assert result.nan == 3 and mode.operations <= 1200, mode.operations
 
 
+@pytest.mark.parametrize("shape", [(1 << 24,), (4096, 4096)])
+def test_the_accelerator_plan_reads_the_sample_of_a_sample_in_a_few_chunks(monkeypatch, shape):
+    # above stats_max_elements the statistics read a strided 1-D view; its histogram reads every s-th
+    # element of that, as one view in a few chunks (chunk by chunk, a sliver of each: about 700 operations)
+    monkeypatch.setitem(stats_module.CHUNK_ELEMENTS, "cpu", stats_module.DEFAULT_CHUNK_ELEMENTS)
+    t = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    reference = tensor_stats(t, max_elements=12_000_000)  # every third element: above the exact histogram's limit
+    with CountingMode() as mode:
+        result = tensor_stats(t, plan="whole", max_elements=12_000_000)
+    assert result.sampled_from == reference.sampled_from == t.numel() and result.histogram_step > 1
+    assert result.histogram == reference.histogram and (result.min, result.max) == (reference.min, reference.max)
+    assert mode.operations <= 100, mode.operations
+
+
 class ReductionInputs(TorchDispatchMode):
     """Records each reduction's first argument: its size, and whether it is contiguous."""
 
