@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import to_host
+from .chunking import one_intra_op_thread, to_host
 
 # counts per index only along dimensions of at most this many indices (8 bytes each, on the device)
 MAX_COUNTED_INDICES = 1 << 18
@@ -104,9 +104,16 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
     which ``t`` holds none (the chunks whose min or max was not finite): blocks outside them are not read,
     and the first is looked for in the first span alone.
     """
-    torch = _torch()
-    if t.device.type == "cpu" and t.numel() <= HOST_ELEMENTS and not t.is_nested:
+    if t.device.type != "cpu":
+        return _located_in_blocks(t, limit, stop_early, spans)
+    if t.numel() <= HOST_ELEMENTS and not t.is_nested:
         return _located_on_host(t)
+    with one_intra_op_thread():  # a block's kernels are too short for OpenMP's joins, which stall under load
+        return _located_in_blocks(t, limit, stop_early, spans)
+
+
+def _located_in_blocks(t, limit: int, stop_early: bool, spans) -> Location | None:
+    torch = _torch()
     counted = [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
     counts = {d: torch.zeros(t.shape[d], dtype=torch.float64, device=t.device) for d in counted}  # exact to 2**53
     firsts = []

@@ -95,6 +95,23 @@ def test_a_display_changes_no_other_threads_count_nor_grad_mode():
     assert torch.is_grad_enabled()
 
 
+@pytest.mark.skipif(not chunking.can_confine_threads(), reason="torch without OpenMP")
+def test_the_search_for_nan_runs_its_kernels_on_one_intra_op_thread(monkeypatch):
+    # each of its kernels, a block's worth, would start and join an OpenMP region: under load, each join
+    # stalled for milliseconds (a (4096, 4096) tensor's search took 4.5 s beside four busy processes)
+    from ipython_tensorview import nonfinite
+
+    seen = []
+    real = nonfinite._non_finite_ones
+    monkeypatch.setattr(nonfinite, "_non_finite_ones", lambda block: seen.append(torch.get_num_threads()) or real(block))
+    t = torch.randn(512, 1024)
+    t[:, 7] = float("nan")
+    before = torch.get_num_threads()
+    result = tensor_stats(t)
+    assert result.first_non_finite == (0, 7) and result.non_finite_by_dim[1].first == ((7, 512),)
+    assert set(seen) == {1} and len(seen) > 1 and torch.get_num_threads() == before
+
+
 def test_many_threads_share_the_chunk_memory(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
     walk = stats_module._walk(torch.zeros(1 << 22), "chunks")
