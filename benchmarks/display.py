@@ -3,8 +3,9 @@
 Run: python benchmarks/display.py [--elements 1e8] [--no-memory]
 Times come first, measured in this process: each display is a first look (the tensor's version is bumped
 by an in-place no-op before every run), its text and HTML computed by one output of an IPython
-DisplayFormatter as a frontend asks for them, the best of a few runs. "Busy neighbour" repeats the
-float32 figures while another process spins on a CPU core. Small tensors are compared with torch's repr
+DisplayFormatter as a frontend asks for them, the best of a few runs. A NaN every 1000 elements is timed
+against the same tensor without NaN, flat and square (whose NaN are counted per row and column too). "Busy
+neighbour" repeats the float32 figure, and the square one with NaN, while another process spins on a CPU core. Small tensors are compared with torch's repr
 and with the same display without the extension (IPython's formatters calling torch's repr).
 
 Then the containers against torch's repr, IPython's display without the extension and lovely-tensors
@@ -18,6 +19,7 @@ seed), warms the code up on a small tensor, resets its resident-set high-water m
 import argparse
 import contextlib
 import io
+import math
 import multiprocessing
 import subprocess
 import sys
@@ -80,6 +82,10 @@ def large(display, elements: int) -> list[tuple[str, float, float]]:
     nan[::1000] = float("nan")
     rows.append(("a NaN every 1000 (baseline: same without NaN)",
                  *against(display, nan, lambda: first_display(display, base, 1))))
+    side = math.isqrt(elements)  # NaN counted per row and per column too
+    square, nan_square = base[: side * side].view(side, side), nan[: side * side].view(side, side)
+    rows.append((f"the same as ({side}, {side})", *against(display, nan_square,
+                                                           lambda: first_display(display, square, 1))))
     return rows
 
 
@@ -89,7 +95,11 @@ def busy_neighbour(display, elements: int) -> list[tuple[str, float, float]]:
         time.sleep(0.5)
         torch.manual_seed(0)
         t = torch.randn(elements)
-        return [(f"{elements:.0e} float32, busy neighbour", *against(display, t, t.sum))]
+        side = math.isqrt(elements)
+        square = t[: side * side].view(side, side).clone()
+        square.view(-1)[::1000] = float("nan")
+        return [(f"{elements:.0e} float32, busy neighbour", *against(display, t, t.sum)),
+                (f"({side}, {side}) with a NaN every 1000, busy neighbour", *against(display, square, square.sum))]
     finally:
         spinner.kill()
         spinner.wait()
