@@ -19,9 +19,9 @@ import numpy as np
 
 from .adapters.torch import decoded, decoded_dtype, read_by_rows
 
-# a bool tensor off the CPU is counted in rows of 255 bytes, this many at a time (their sums in int64: 8 MiB),
-# or where it has no flat view, in views of this many elements (a mask and its int64 copy: 9 MiB)
-TRUE_COUNT_ROWS = 1 << 20
+# a bool tensor off the CPU is counted in rows of 255 bytes, this many at a time (a mask of them: 8 MiB), or
+# where it has no flat view, in views of this many elements (a mask and its int64 copy: 9 MiB)
+TRUE_COUNT_ROWS = 1 << 15
 TRUE_COUNT_ELEMENTS = 1 << 20
 
 
@@ -92,8 +92,9 @@ def chunk_views(t, limit: int, memory_order: bool = True):
 def true_count(t) -> int:
     """How many elements of a bool tensor are true, in one wait. The CPU counts in place. Elsewhere
     ``count_nonzero`` makes a mask and sums it in int64, 9 bytes an element: a tensor with a flat view is
-    summed as bytes (each 0 or 1) in rows of 255, which a byte holds, ``TRUE_COUNT_ROWS`` rows at a time,
-    and only the rows' sums in int64; any other is counted in views of ``TRUE_COUNT_ELEMENTS``."""
+    read in rows of 255 bytes, ``TRUE_COUNT_ROWS`` at a time, each byte made 0 or 1 (a bool made by a view
+    of other bytes may hold any) and added up as a byte, which holds 255, and only the rows' sums in int64;
+    any other is counted in views of ``TRUE_COUNT_ELEMENTS``."""
     torch = _torch()
     if t.device.type == "cpu":
         return int(t.count_nonzero())
@@ -103,8 +104,8 @@ def true_count(t) -> int:
     else:
         whole = flat.numel() // 255 * 255
         rows = flat[:whole].view(torch.uint8).view(-1, 255)
-        counts = [rows[start : start + TRUE_COUNT_ROWS].sum(dim=1, dtype=torch.uint8).sum()
-                  for start in range(0, len(rows), TRUE_COUNT_ROWS)]
+        counts = [torch.ne(rows[start : start + TRUE_COUNT_ROWS], 0).view(torch.uint8).sum(dim=1, dtype=torch.uint8)
+                  .sum() for start in range(0, len(rows), TRUE_COUNT_ROWS)]
         counts.append(flat[whole:].count_nonzero())
     return int(to_host(torch.stack(counts).sum()))
 

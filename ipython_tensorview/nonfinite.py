@@ -1,11 +1,12 @@
 """Where a tensor's NaN and Inf values are: the index of the first one, and for a 2-D or 3-D tensor, which
 indices along each dimension (rows, columns, channels) hold them, and how many.
 
-The tensor is read in index order, in blocks of whole trailing rows of at most ``limit`` elements, a
-block-sized mask at a time: nothing of the tensor's size is allocated. The counts per index are sums of
-each block's mask over its other dimensions. The CPU stops at the first block holding one where no counts
-are wanted; an accelerator keeps every result on the device and waits once. A small CPU tensor is read by
-NumPy at once: a few torch ops per block and dimension cost more than its whole display.
+The tensor is read in index order, in blocks of whole trailing rows of at most ``limit`` elements, each
+marked 1.0 where not finite, 0.0 where finite, in a block-sized temporary: nothing of the tensor's size is
+allocated. The counts per index are sums of each block's marks over its other dimensions. The CPU stops at
+the first block holding one where no counts are wanted; an accelerator keeps every result on the device and
+waits once. A small CPU tensor is read by NumPy at once: a few torch ops per block and dimension cost more
+than its whole display.
 """
 
 from __future__ import annotations
@@ -65,34 +66,31 @@ def _blocks(t, limit: int, lead: tuple[int, ...] = ()):
 
 
 def bytes_per_element(t) -> int:
-    """The bytes :func:`locate`'s temporaries take per element of a block of ``t``: see :func:`_non_finite_ones`."""
-    wide = 8 if t.dtype in (_torch().float64, _torch().complex128) else 4
-    return 2 * wide if t.is_complex() else wide
+    """The bytes :func:`locate`'s temporaries take per element of a block of ``t`` of fewer than 2**24 elements
+    (see :func:`_non_finite_ones`)."""
+    return 8 if t.dtype in (_torch().float64, _torch().complex128) else 4
 
 
 def _non_finite_ones(block):
-    """1.0 where ``block``'s value is NaN or Inf, 0.0 where it is finite, in float32 (float64 for float64 and
-    complex128 values, or blocks of 2**24 elements and more, whose counts float32 would round): x - x is 0
-    where x is finite and NaN where not, of each part of a complex value. Sums of these count in place; a
-    bool mask's sum first copies it into int64, 8 bytes an element."""
+    """1.0 where ``block``'s value is NaN or Inf, 0.0 where it is finite, in a C-contiguous tensor (a flat view
+    of it is no copy) of float32; of float64 for float64 and complex128 values and for blocks of 2**24
+    elements or more, whose counts float32 would round. x - x is 0 where x is finite and NaN where not, and
+    adding y - y (a complex value's imaginary part) keeps it so. Sums of these count in place, where a bool
+    mask's sum first copies it into int64, 8 bytes an element."""
     torch = _torch()
-    if block.is_complex():  # conj and neg bits change no value's finiteness: cleared, not resolved
-        if block.is_conj():
-            block = block.conj()
-        if block.is_neg():
-            block = torch._neg_view(block)
-        parts = (block.real, block.imag)
-    else:
-        parts = (block,)
+    if block.is_conj():  # conj and neg bits change no value's finiteness: cleared, not resolved (a copy)
+        block = block.conj()
+    if block.is_neg():
+        block = torch._neg_view(block)
+    parts = (block.real, block.imag) if block.is_complex() else (block,)
     wide = torch.float64 if parts[0].dtype == torch.float64 or block.numel() >= 1 << 24 else torch.float32
-    ones = None
-    for part in parts:
-        if part.dtype == wide:
-            difference = torch.sub(part, part)
-        else:  # float8 has no arithmetic
-            difference = part.to(wide)
-            difference.sub_(difference)
-        ones = difference if ones is None else ones.add_(difference)
+    ones = torch.empty(block.shape, dtype=wide, device=block.device)
+    if parts[0].dtype == wide:
+        torch.sub(parts[0], parts[0], out=ones)
+    else:  # converted first: float8 has no arithmetic
+        ones.copy_(parts[0]).sub_(ones)
+    for part in parts[1:]:
+        ones.add_(part).sub_(part)
     return ones.nan_to_num_(nan=1.0)
 
 
@@ -100,9 +98,10 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
     """Where ``t``'s NaN and Inf values are (see the module's description), or None where it holds none.
 
     ``stop_early`` (the CPU): stop at the first block holding one where no counts are wanted.
-    ``spans``: sorted ranges of indices in C order (``[start, stop)``), each holding one at least, outside
-    which ``t`` holds none (the chunks whose min or max was not finite): blocks outside them are not read,
-    and the first is looked for in the first span alone.
+    ``spans``: sorted ranges of indices in C order (``[start, stop)``) outside which ``t`` holds none (the
+    chunks whose min or max was not finite): blocks outside them are not read. Each holds one at least,
+    so the first is looked for in the first span alone, but for complex128, whose |z| overflows float64
+    where its parts are finite (beyond about 1.3e154).
     """
     if t.device.type != "cpu":
         return _located_in_blocks(t, limit, stop_early, spans)
@@ -118,7 +117,8 @@ def _located_in_blocks(t, limit: int, stop_early: bool, spans) -> Location | Non
     counts = {d: torch.zeros(t.shape[d], dtype=torch.float64, device=t.device) for d in counted}  # exact to 2**53
     firsts = []
     strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
-    if spans is not None and not counted:  # the first one lies in the first span
+    in_first_span = spans is not None and t.dtype != torch.complex128  # the first one lies there
+    if in_first_span and not counted:
         spans = spans[:1]
     stops = [stop for _, stop in spans] if spans is not None else None
     for lead, start, block in _blocks(t, limit):
@@ -133,7 +133,7 @@ def _located_in_blocks(t, limit: int, stop_early: bool, spans) -> Location | Non
             firsts.append(torch.tensor(base + int(flat.argmax()), device=t.device))
             if not counted:
                 break
-        elif not stop_early and (spans is None or base < spans[0][1]):
+        elif not stop_early and (not in_first_span or base < spans[0][1]):
             # each block's first (past the tensor's end where it has none), up to the first span's end
             top, at = flat.max(dim=0)  # the first of the largest
             firsts.append(torch.where(top > 0, at + base, t.numel()))

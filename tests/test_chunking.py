@@ -165,6 +165,8 @@ def test_a_bool_tensor_off_the_cpu_is_counted_without_a_copy_of_its_size(pretend
             t.numel() % 255]
         row_sums = [n for name, n, dtype, dim in mode.seen if dtype == torch.uint8 and dim == 1]  # into int64
         assert len(row_sums) == -(-(t.numel() // 255) // 4) and max(row_sums, default=0) <= 4
+    odd = pretend_cuda(torch.tensor([0, 1, 2, 255, 3] * 200, dtype=torch.uint8).view(torch.bool))
+    assert chunking.true_count(odd) == 800  # a bool made by a view of bytes besides 0 and 1: each non-zero one
     on_cpu = base.clone()
     with Reductions() as mode:  # the CPU counts in place, whole
         true = chunking.true_count(on_cpu)

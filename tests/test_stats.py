@@ -649,6 +649,20 @@ def test_the_blocks_non_finite_values_are_those_isfinite_finds(dtype, view):
     assert ones.dtype == (torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32)
     assert ones.tolist() == (~torch.isfinite(reference)).float().tolist()
     assert 1 <= sum(ones.tolist()) < len(values)  # (float8_e4m3fn has no Inf: NaN alone)
+    square = torch.stack([t] * 12).T  # a transposed block: marked in C order, whose flat view is no copy
+    assert nonfinite._non_finite_ones(square).is_contiguous()
+
+
+def test_complex128_whose_magnitude_overflows_hides_no_nan_after_it():
+    # |z| of 1.5e308 + 1.5e308j overflows float64: its chunk's max is Inf, with nothing there to locate
+    t = torch.zeros(20_000, dtype=torch.complex128)
+    t[0], t[15_000] = complex(1.5e308, 1.5e308), complex(math.nan, 0.0)
+    for shape in ((20_000,), (200, 100)):
+        with stats_path("whole"):
+            result = tensor_stats(t.view(shape))
+        reference = tensor_stats(t.view(shape))
+        assert result.first_non_finite == reference.first_non_finite == tuple(np.unravel_index(15_000, shape))
+        assert result.non_finite_by_dim == reference.non_finite_by_dim
 
 
 def test_where_no_dimension_is_counted_only_the_first_span_is_read(monkeypatch):
