@@ -5,8 +5,9 @@ Times come first, measured in this process: each display is a first look (the te
 by an in-place no-op before every run), its text and HTML computed by one output of an IPython
 DisplayFormatter as a frontend asks for them, the best of a few runs. A NaN every 1000 elements is timed
 against the same tensor without NaN, flat and square (whose NaN are counted per row and column too). "Busy
-neighbour" repeats the float32 figure, and the square one with NaN, while another process spins on a CPU core. Small tensors are compared with torch's repr
-and with the same display without the extension (IPython's formatters calling torch's repr).
+neighbour" repeats the float32 figure, and the square one with NaN, while another process spins on a CPU
+core. Small tensors are compared with torch's repr and with the same display without the extension
+(IPython's formatters calling torch's repr).
 
 Then the containers against torch's repr, IPython's display without the extension and lovely-tensors
 (in a child: its monkey_patch changes torch's repr for the whole process).

@@ -96,19 +96,20 @@ def test_a_display_changes_no_other_threads_count_nor_grad_mode():
 
 
 @pytest.mark.skipif(not chunking.can_confine_threads(), reason="torch without OpenMP")
-def test_the_search_for_nan_runs_its_kernels_on_one_intra_op_thread(monkeypatch):
-    # each of its kernels, a block's worth, would start and join an OpenMP region: under load, each join
-    # stalled for milliseconds (a (4096, 4096) tensor's search took 4.5 s beside four busy processes)
+@pytest.mark.parametrize("shape", [(512, 1024), (512 * 1024,)])
+def test_the_search_for_nan_runs_torch_kernels_on_one_intra_op_thread(monkeypatch, shape):
+    # each kernel, a block's worth, would start and join an OpenMP region: under load, each join stalled for
+    # milliseconds (a (4096, 4096) tensor's search took 4.5 s beside four busy processes)
     from ipython_tensorview import nonfinite
 
     seen = []
-    real = nonfinite._non_finite_ones
-    monkeypatch.setattr(nonfinite, "_non_finite_ones", lambda block: seen.append(torch.get_num_threads()) or real(block))
-    t = torch.randn(512, 1024)
-    t[:, 7] = float("nan")
+    real = nonfinite._host_values  # a bfloat16 block's conversion to float32, by torch
+    monkeypatch.setattr(nonfinite, "_host_values", lambda block: seen.append(torch.get_num_threads()) or real(block))
+    t = torch.randn(shape, dtype=torch.bfloat16)
+    t[..., -1] = float("nan")  # the 1-D one's in its last block
     before = torch.get_num_threads()
     result = tensor_stats(t)
-    assert result.first_non_finite == (0, 7) and result.non_finite_by_dim[1].first == ((7, 512),)
+    assert result.first_non_finite == ((0, 1023) if len(shape) == 2 else (512 * 1024 - 1,))
     assert set(seen) == {1} and len(seen) > 1 and torch.get_num_threads() == before
 
 
