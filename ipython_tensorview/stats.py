@@ -971,8 +971,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
         histogram_step=step,
-        non_finite_within=_unclean_spans(t, walk, moments) if plan == "whole" and not sampled_from and repeats == 1
-        else None,
+        non_finite_within=_unclean_spans(t, walk, moments) if not sampled_from and repeats == 1 else None,
     )
 
 

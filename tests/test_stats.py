@@ -653,6 +653,22 @@ def test_the_blocks_non_finite_values_are_those_isfinite_finds(dtype, view):
     assert nonfinite._non_finite_ones(square).is_contiguous()
 
 
+def test_the_cpu_searches_only_the_chunks_its_pass_saw_nan_in(monkeypatch):
+    t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))  # four chunks of 2**18
+    t[5, 7], t[900, 3], t[901, 3] = math.nan, math.inf, math.nan
+    read = []
+    real = nonfinite._host_values
+    monkeypatch.setattr(nonfinite, "_host_values", lambda block: read.append(block.numel()) or real(block))
+    result = tensor_stats(t)
+    bad = ~np.isfinite(t.numpy())
+    assert result.first_non_finite == (5, 7) and (result.nan, result.posinf) == (2, 1)
+    assert [axis.first for axis in result.non_finite_by_dim] == [((5, 1), (900, 1), (901, 1)), ((3, 2), (7, 1))]
+    assert [axis.holding for axis in result.non_finite_by_dim] == [bad.any(1).sum(), bad.any(0).sum()]
+    # blocks of 262 rows (262,000 elements): the first two meet the first chunk, the last the last; the third
+    # (rows 524 to 785) meets only chunks without NaN
+    assert read == [262_000, 262_000, 214_000]
+
+
 def test_complex128_whose_magnitude_overflows_hides_no_nan_after_it():
     # |z| of 1.5e308 + 1.5e308j overflows float64: its chunk's max is Inf, with nothing there to locate
     t = torch.zeros(20_000, dtype=torch.complex128)
