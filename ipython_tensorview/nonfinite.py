@@ -2,11 +2,11 @@
 indices along each dimension (rows, columns, channels) hold them, and how many.
 
 The tensor is read in index order, in blocks of whole trailing rows of at most ``limit`` elements, each
-marked 1.0 where not finite, 0.0 where finite, in a block-sized temporary: nothing of the tensor's size is
-allocated. The counts per index are sums of each block's marks over its other dimensions. The CPU stops at
-the first block holding one where no counts are wanted; an accelerator keeps every result on the device and
-waits once. A small CPU tensor is read by NumPy at once: a few torch ops per block and dimension cost more
-than its whole display.
+marked in a block-sized temporary: nothing of the tensor's size is allocated. The counts per index come from
+sums of each block's marks over its other dimensions. The CPU reads the blocks by NumPy, marks the finite
+values and stops at the first block holding one where no counts are wanted; an accelerator marks the others
+1.0 (0.0 the finite ones), keeps every result on the device and waits once. A small CPU tensor is read by
+NumPy at once: a few torch ops per block and dimension cost more than its whole display.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _located_in_host_blocks(t, limit: int, spans, workers: int) -> Location | No
                 continue
             others = tuple(i for i in range(finite.ndim) if i != d - free)
             summed = finite.size // finite.shape[d - free]  # marks added up per index
-            kind = np.uint8 if summed < 2**8 else np.uint16 if summed < 2**16 else np.uint32
+            kind = next(kind for kind in (np.uint8, np.uint16, np.uint32, np.uint64) if summed <= np.iinfo(kind).max)
             held = summed - np.add.reduce(marks, axis=others, dtype=kind).astype(np.int64)
             if d == free:
                 counts[d][start : start + block.shape[0]] += held

@@ -883,7 +883,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
         for d in repeated:
             distinct = distinct.narrow(d, 0, 1)
         with torch.no_grad():
-            workers = min(torch.get_num_threads(), CPU_WORKERS) if can_confine_threads() else 1
+            workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" and can_confine_threads() else 1
             where = locate(distinct, limit, stop_early=plan == "chunks", spans=stats.non_finite_within, workers=workers)
         if where is not None:
             stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=() if repeated else where.by_dim)
