@@ -700,12 +700,16 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) 
     return min(max(mean, low), high), std  # rounding never puts the mean outside the values
 
 
+def _workers(plan: str) -> int:
+    """The threads the CPU's plan reads on: up to ``CPU_WORKERS``, and threads of its own only where each can
+    run torch's kernels on one intra-op thread; one for any other plan."""
+    return min(_torch().get_num_threads(), CPU_WORKERS) if plan == "chunks" and can_confine_threads() else 1
+
+
 def _walk(t, plan: str) -> Walk:
     """The chunks the passes read: on the CPU, by up to ``CPU_WORKERS`` threads, each with a share of the
     chunk memory (CHUNK_ELEMENTS of 4-byte work values, half as many of 8-byte ones, for two threads)."""
-    torch = _torch()
-    # threads of its own only where each can run torch's kernels on one intra-op thread
-    workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" and can_confine_threads() else 1
+    workers = _workers(plan)
     work_itemsize = work_dtype(t.dtype).itemsize
     base = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
     limit = max(1, base * 4 // max(4, work_itemsize) * 2 // max(2, workers))
@@ -883,8 +887,8 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
         for d in repeated:
             distinct = distinct.narrow(d, 0, 1)
         with torch.no_grad():
-            workers = min(torch.get_num_threads(), CPU_WORKERS) if plan == "chunks" and can_confine_threads() else 1
-            where = locate(distinct, limit, stop_early=plan == "chunks", spans=stats.non_finite_within, workers=workers)
+            where = locate(distinct, limit, stop_early=plan == "chunks", spans=stats.non_finite_within,
+                           workers=_workers(plan))
         if where is not None:
             stats = replace(stats, first_non_finite=where.first, non_finite_by_dim=() if repeated else where.by_dim)
     return stats
