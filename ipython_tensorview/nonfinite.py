@@ -23,6 +23,8 @@ from .chunking import Workspace, one_intra_op_thread, parallel_map, to_host
 MAX_COUNTED_INDICES = 1 << 18
 # the (index, count) pairs a display keeps per dimension
 SHOWN_INDICES = 6
+# the positions of NaN and Inf a pass keeps (see KeptPositions): 2 MiB of int64 at most
+MAX_KEPT_POSITIONS = 1 << 18
 # a CPU tensor of at most this many elements is read by NumPy (from a float32 or complex64 copy where NumPy
 # lacks its dtype); every dimension of such a tensor is countable (below MAX_COUNTED_INDICES)
 HOST_ELEMENTS = 1 << 12
@@ -116,9 +118,9 @@ def locate(t, limit: int, stop_early: bool, spans: tuple[tuple[int, int], ...] |
         return _located_on_device(t, limit, spans)
 
 
-def _counted(t) -> list[int]:
+def counted_dims(shape: tuple[int, ...]) -> list[int]:
     """The dimensions whose indices are counted: those of a 2-D or 3-D tensor of countable size."""
-    return [d for d in range(t.dim()) if 2 <= t.dim() <= 3 and t.shape[d] <= MAX_COUNTED_INDICES]
+    return [d for d in range(len(shape)) if 2 <= len(shape) <= 3 and shape[d] <= MAX_COUNTED_INDICES]
 
 
 def _read_blocks(t, limit: int, spans):
@@ -140,7 +142,7 @@ def _located_in_host_blocks(t, limit: int, spans, workers: int) -> Location | No
     times as fast as torch's there): the first in the first block holding one; the counts per index, where
     wanted, of every block, on ``workers`` threads, as sums of each block's finite marks, bytes added up in
     the narrowest integers that hold their sums."""
-    counted = _counted(t)
+    counted = counted_dims(t.shape)
     blocks = _read_blocks(t, limit, spans)
     if not counted:
         with one_intra_op_thread():  # (bfloat16 and float8 blocks are converted by torch)
@@ -190,7 +192,7 @@ def _located_on_device(t, limit: int, spans) -> Location | None:
     block is read, but where no dimension is counted, those beyond the first span; every result stays on
     the device until one wait."""
     torch = _torch()
-    counted = _counted(t)
+    counted = counted_dims(t.shape)
     counts = {d: torch.zeros(t.shape[d], dtype=torch.float64, device=t.device) for d in counted}  # exact to 2**53
     firsts = []
     in_first_span = spans is not None and t.dtype != torch.complex128  # the first one lies there
@@ -234,6 +236,58 @@ def _axis_counts(dim: int, counts: np.ndarray) -> AxisCounts:
     holding = np.flatnonzero(counts)
     shown = tuple((int(i), int(counts[i])) for i in holding[:SHOWN_INDICES])
     return AxisCounts(dim, int(holding.size), counts.size, shown)
+
+
+# eight True bytes read as one little- or big-endian word
+_EIGHT_TRUE = np.frombuffer(np.ones(8, dtype=bool).tobytes(), dtype=np.uint64)[0]
+
+
+def _false_at(mask: np.ndarray) -> np.ndarray:
+    """The positions of a flat bool mask's few False values, read eight bytes at a time: only the words that
+    are not eight True are looked into (a quarter of the time of ``np.flatnonzero(~mask)``)."""
+    whole = mask.size - mask.size % 8
+    words = np.flatnonzero(mask[:whole].view(np.uint64) != _EIGHT_TRUE)
+    word, byte = np.nonzero(~mask[:whole].reshape(-1, 8)[words])
+    return np.concatenate([words[word] * 8 + byte, whole + np.flatnonzero(~mask[whole:])])
+
+
+class KeptPositions:
+    """Where a contiguous tensor's NaN and Inf are, kept by a pass that reads its chunks (slices of its memory,
+    in C order) and marks each chunk's finite values anyway: while they are few, their positions, from which
+    :meth:`location` gives :func:`locate`'s answer without reading the tensor again. Each of ``workers``
+    threads keeps up to its share of ``MAX_KEPT_POSITIONS``; past it the pass keeps none, and :func:`locate`
+    reads the tensor."""
+
+    def __init__(self, shape: tuple[int, ...], workers: int):
+        self.shape = shape
+        self._share = MAX_KEPT_POSITIONS // workers
+        self._kept = {}  # a chunk's first index: the positions within it
+        self._held = {}  # per thread: how many it keeps
+        self._overflowed = False
+
+    def keep(self, start: int, finite: np.ndarray, count: int, thread: int) -> None:
+        """Keep the positions of the ``count`` values that are not ``finite`` (a flat mask) in the chunk
+        beginning at index ``start``, marked by ``thread``."""
+        held = self._held.get(thread, 0) + count
+        self._held[thread] = held  # each thread writes its own entry
+        if held > self._share:
+            self._overflowed = True
+            self._kept.clear()
+        if not self._overflowed:
+            self._kept[start] = _false_at(finite)
+
+    def location(self) -> Location | None:
+        """:func:`locate`'s answer, or None where the positions overflowed or none were kept."""
+        if self._overflowed or not self._kept:
+            return None
+        positions = np.concatenate([start + found for start, found in self._kept.items()])
+        self._kept.clear()
+        strides = np.cumprod((*self.shape[1:], 1)[::-1])[::-1]  # C order
+        by_dim = []
+        for d in counted_dims(self.shape):
+            index = np.remainder(positions // strides[d], self.shape[d], out=...)  # (one temporary)
+            by_dim.append(_axis_counts(d, np.bincount(index, minlength=self.shape[d])))
+        return Location(tuple(int(i) for i in np.unravel_index(int(positions.min()), self.shape)), tuple(by_dim))
 
 
 def _located_on_host(t) -> Location | None:

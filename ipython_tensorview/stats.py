@@ -48,7 +48,7 @@ from .chunking import (
     work_dtype,
 )
 from .histogram import bin_edges, histogram, histogram_step, middle_bin, with_extremes
-from .nonfinite import AxisCounts, bytes_per_element, locate
+from .nonfinite import AxisCounts, KeptPositions, bytes_per_element, counted_dims, locate
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
@@ -161,11 +161,12 @@ class _Moments:
     variance: float | None = None  # of the whole tensor, from Welford's update: no cancellation to fear
 
 
-def _host_pass(t, walk: Walk, step: int):
+def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
     """The CPU's first pass, one read of each chunk while it sits in cache: min and max (NumPy's, the
     fastest), the sum and the sum of squares; where the chunk holds NaN or Inf, those of its finite values
-    and the counts, at once; and where ``step`` > 1, every ``step``-th value in memory order, the
-    histogram's sample. Returns the moments and the sample (None where ``step`` is 1)."""
+    and the counts, at once, and their ``positions`` where wanted; and where ``step`` > 1, every
+    ``step``-th value in memory order, the histogram's sample. Returns the moments and the sample (None
+    where ``step`` is 1)."""
     torch = _torch()
     integers = _is_integer(t)
     sum_of_squares = _sums_of_squares(t)
@@ -198,7 +199,8 @@ def _host_pass(t, walk: Walk, step: int):
             array = values.numpy()
             row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
             if row is None:
-                row = _host_finite_row(values, work, sum_of_squares)
+                keep = positions and (lambda finite, count: positions.keep(index * walk.limit, finite, count, id(work)))
+                row = _host_finite_row(values, work, sum_of_squares, keep)
                 unclean_last.add(id(work))
             else:
                 unclean_last.discard(id(work))
@@ -322,9 +324,10 @@ def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray)
     sample[first : first + taken.size] = taken
 
 
-def _host_finite_row(values, work: Workspace, sum_of_squares) -> tuple:
+def _host_finite_row(values, work: Workspace, sum_of_squares, keep=None) -> tuple:
     """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
-    values, and its NaN, +Inf and -Inf counts.
+    values, and its NaN, +Inf and -Inf counts. ``keep(finite, count)``, where given, is shown the chunk's
+    mask of finite values and how many are not.
 
     NaN alone, the common case, costs one copy: NaN set to zero, where min and max can be read (no NaN
     left to trip NumPy's fmin and fmax) and the sums taken. Zero lies between the finite values' min and
@@ -335,6 +338,8 @@ def _host_finite_row(values, work: Workspace, sum_of_squares) -> tuple:
     array, n = values.numpy(), values.numel()
     mask = work.buffer("mask", torch.bool, n).numpy()
     finite = np.count_nonzero(np.isfinite(array, out=mask))
+    if keep:
+        keep(mask, n - finite)
     clean = torch.nan_to_num(values, nan=0.0, posinf=math.inf, neginf=-math.inf,
                              out=work.buffer("clean", work.dtype, n))
     cleaned = clean.numpy()
@@ -875,7 +880,7 @@ def tensor_stats(t, *, bins: int = 24, max_elements: int = 0, plan: str | None =
     torch = _torch()
     plan = plan or PLANS.get(t.device.type, "whole")
     stats = _statistics(t, bins, max_elements, plan, value_range)
-    if stats is not None and stats.non_finite() and not read_by_rows(t):
+    if stats is not None and stats.non_finite() and stats.first_non_finite is None and not read_by_rows(t):
         if plan == "chunks":
             limit = CHUNK_ELEMENTS.get(t.device.type, DEFAULT_CHUNK_ELEMENTS)
         else:  # few kernels: blocks whose temporaries REVISIT_BYTES holds
@@ -925,8 +930,13 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         walk = _walk(t, plan)
         step = histogram_step(t)
         sample = None
+        positions = None
         if plan == "chunks":
-            moments, sample = _host_pass(t, walk, step)
+            # a contiguous real tensor's NaN and Inf, counted per index by the pass where few: not read again
+            exact = not sampled_from and repeats == 1 and t.is_contiguous() and not read_by_rows(t)
+            positions = KeptPositions(t.shape, len(walk.workspaces)) if exact and t.is_floating_point() and (
+                counted_dims(t.shape)) else None
+            moments, sample = _host_pass(t, walk, step, positions)
         elif t.dtype in (torch.float32, torch.float64) or (
                 t.dtype in (torch.float16, torch.bfloat16) and _as_rows(t, HALF_ROW) is not None):
             moments = _whole_tensor_pass(t, walk)
@@ -935,6 +945,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             moments = _first_pass(t, walk)
         for work in walk.workspaces:  # the first pass's buffers are not the next passes' ones
             work.clear()
+        located = positions.location() if positions and moments.unclean.size else None
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
         counts = ()
@@ -975,6 +986,8 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         of="|z|" if t.is_complex() else "",
         sampled_from=sampled_from,
         histogram_step=step,
+        first_non_finite=located.first if located else None,
+        non_finite_by_dim=located.by_dim if located else (),
         non_finite_within=_unclean_spans(t, walk, moments) if not sampled_from and repeats == 1 else None,
     )
 

@@ -653,8 +653,10 @@ def test_the_blocks_non_finite_values_are_those_isfinite_finds(dtype, view):
     assert nonfinite._non_finite_ones(square).is_contiguous()
 
 
-def test_the_cpu_searches_only_the_chunks_its_pass_saw_nan_in(monkeypatch):
+@pytest.mark.parametrize("kept", [2, 1 << 18], ids=["too many to keep", "kept by the pass"])
+def test_the_cpu_searches_only_the_chunks_its_pass_saw_nan_in(monkeypatch, kept):
     monkeypatch.setattr(stats_module, "CPU_WORKERS", 2)  # each thread's chunks 2**18 long, on any machine
+    monkeypatch.setattr(nonfinite, "MAX_KEPT_POSITIONS", kept)  # each thread keeps half: one, or all three
     t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))  # four chunks of 2**18
     t[5, 7], t[900, 3], t[901, 3] = math.nan, math.inf, math.nan
     read = []
@@ -666,8 +668,39 @@ def test_the_cpu_searches_only_the_chunks_its_pass_saw_nan_in(monkeypatch):
     assert [axis.first for axis in result.non_finite_by_dim] == [((5, 1), (900, 1), (901, 1)), ((3, 2), (7, 1))]
     assert [axis.holding for axis in result.non_finite_by_dim] == [bad.any(1).sum(), bad.any(0).sum()]
     # blocks of 262 rows (262,000 elements): the first two meet the first chunk, the last the last; the third
-    # (rows 524 to 785) meets only chunks without NaN
-    assert read == [262_000, 262_000, 214_000]
+    # (rows 524 to 785) meets only chunks without NaN. Where the pass kept their positions, none is read again.
+    assert read == ([262_000, 262_000, 214_000] if kept == 2 else [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.float8_e5m2]),
+       st.lists(st.integers(1, 24), min_size=2, max_size=3), st.integers(0, 2**16), st.floats(0.0, 1.0),
+       st.sampled_from([0, 5, 1 << 18]))
+def test_the_positions_the_pass_keeps_locate_what_a_second_read_would(dtype, shape, seed, density, kept):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randn(shape, generator=g, dtype=torch.float64)
+    mask = torch.rand(shape, generator=g) < density ** 3  # mostly few, sometimes most
+    t[mask] = torch.tensor([math.nan, math.inf, -math.inf], dtype=torch.float64)[torch.arange(int(mask.sum())) % 3]
+    t = t.to(dtype)
+    bad = (~torch.isfinite(t.float())).numpy()
+    searched = []
+    real_locate = stats_module.locate
+    with pytest.MonkeyPatch.context() as patch, stats_path(64):
+        patch.setattr(nonfinite, "MAX_KEPT_POSITIONS", kept)
+        patch.setattr(stats_module, "locate", lambda *args, **kwargs: searched.append(1) or real_locate(*args, **kwargs))
+        result = tensor_stats(t)
+    assert result.first_non_finite == (tuple(np.argwhere(bad)[0].tolist()) if bad.any() else None)
+    assert [axis.dim for axis in result.non_finite_by_dim] == (list(range(t.dim())) if bad.any() else [])
+    for axis in result.non_finite_by_dim:
+        per_index = bad.sum(axis=tuple(d for d in range(t.dim()) if d != axis.dim))
+        holding = np.flatnonzero(per_index)
+        assert (axis.holding, axis.size) == (holding.size, t.shape[axis.dim])
+        assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
+    # read again where a thread's share (kept // workers) could not hold the positions it found, only there
+    if bad.any() and bad.sum() <= kept // stats_module._workers("chunks"):
+        assert not searched
+    elif bad.any() and kept == 0:
+        assert searched
 
 
 def test_complex128_whose_magnitude_overflows_hides_no_nan_after_it():
