@@ -15,6 +15,8 @@ Then the containers against torch's repr, IPython's display without the extensio
 Peak memory comes last: each display runs in a fresh child process that builds the same tensor (fixed
 seed), warms the code up on a small tensor, resets its resident-set high-water mark (Linux:
 /proc/self/clear_refs) and displays once; the peak is how far resident memory rose. The best of three.
+The float32, bfloat16 and int64 tensors hold random data; a square float32 one a NaN every 1000, whose
+positions the statistics keep to count them per row and column.
 """
 
 import argparse
@@ -156,6 +158,24 @@ def _status(field: str) -> int:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
 
 
+# the memory figures' one tensor that is not random data of a dtype: NaN located per row and column by the pass
+NAN_SQUARE = "float32 square, a NaN every 1000"
+
+
+def _built(elements: int, case: str):
+    """The tensor of a memory figure, from a fixed seed: ``elements`` random values of the dtype ``case``
+    names, or for ``NAN_SQUARE`` as many as a square holds, float32, a NaN every 1000."""
+    import torch
+
+    torch.manual_seed(0)
+    if case != NAN_SQUARE:
+        return torch.randn(elements).to(getattr(torch, case))
+    side = math.isqrt(elements)
+    t = torch.randn(side * side)
+    t[::1000] = float("nan")
+    return t.view(side, side)
+
+
 def _child(method: str, elements: int, dtype_name: str, results) -> None:
     import torch
     from IPython.core.formatters import DisplayFormatter
@@ -166,8 +186,7 @@ def _child(method: str, elements: int, dtype_name: str, results) -> None:
     display = DisplayFormatter()  # as in Jupyter: one output computes text and HTML from one summary
     plain, html = display.formatters["text/plain"], display.formatters["text/html"]
     TensorFormatters(TensorView()).register(plain, html, display)
-    torch.manual_seed(0)
-    t = torch.randn(elements).to(getattr(torch, dtype_name))
+    t = _built(elements, dtype_name)
     actions = {
         METHODS[0]: t.sum,
         METHODS[1]: lambda x=t: plain(x),
@@ -210,14 +229,14 @@ def memory(elements: int) -> None:
         lovely = "lovely-tensors not installed"
     methods = METHODS if not lovely.endswith("not installed") else METHODS[:-1]
     print(f"\nPeak extra memory, each display in a fresh process; {lovely}")
-    print(f"{'what':48} {'time':>10} {'x sum()':>8} {'peak extra':>11} {'x tensor':>9}")
-    for dtype_name, itemsize in (("float32", 4), ("bfloat16", 2), ("int64", 8)):
+    print(f"{'what':58} {'time':>10} {'x sum()':>8} {'peak extra':>11} {'x tensor':>9}")
+    for dtype_name, itemsize in (("float32", 4), ("bfloat16", 2), ("int64", 8), (NAN_SQUARE, 4)):
         size = elements * itemsize
         baseline = None
         for method in methods if dtype_name == "float32" else methods[:3]:
             seconds, peak = measure(method, elements, dtype_name)
             baseline = baseline or seconds
-            print(f"{f'{dtype_name}: {method}':48} {seconds * 1e3:8.0f} ms {seconds / baseline:8.1f} "
+            print(f"{f'{dtype_name}: {method}':58} {seconds * 1e3:8.0f} ms {seconds / baseline:8.1f} "
                   f"{peak / 2**20:7.1f} MiB {peak / size:9.3f}", flush=True)
 
 
