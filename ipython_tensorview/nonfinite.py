@@ -6,7 +6,9 @@ marked in a block-sized temporary: nothing of the tensor's size is allocated. Th
 sums of each block's marks over its other dimensions. The CPU reads the blocks by NumPy, marks the finite
 values and stops at the first block holding one where no counts are wanted; an accelerator marks the others
 1.0 (0.0 the finite ones), keeps every result on the device and waits once. A small CPU tensor is read by
-NumPy at once: a few torch ops per block and dimension cost more than its whole display.
+NumPy at once: a few torch ops per block and dimension cost more than its whole display. The CPU's first
+pass over a contiguous tensor keeps the positions of the few it marks (:class:`KeptPositions`), which give
+the same answer without reading the tensor again.
 """
 
 from __future__ import annotations
