@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,38 +257,42 @@ def _false_at(mask: np.ndarray) -> np.ndarray:
 class KeptPositions:
     """Where a contiguous tensor's NaN and Inf are, kept by a pass that reads its chunks (slices of its memory,
     in C order) and marks each chunk's finite values anyway: while they are few, their positions, from which
-    :meth:`location` gives :func:`locate`'s answer without reading the tensor again. Each of ``workers``
-    threads keeps up to its share of ``MAX_KEPT_POSITIONS``; past it the pass keeps none, and :func:`locate`
-    reads the tensor."""
+    :meth:`location` gives :func:`locate`'s answer without reading the tensor again. Past
+    ``MAX_KEPT_POSITIONS`` in all, whichever threads found them, none are kept and :func:`locate` reads the
+    tensor."""
 
-    def __init__(self, shape: tuple[int, ...], workers: int):
+    def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
-        self._share = MAX_KEPT_POSITIONS // workers
-        self._kept = {}  # a chunk's first index: the positions within it
-        self._held = {}  # per thread: how many it keeps
-        self._overflowed = False
+        self._kept = []  # per chunk holding any: their indices in C order
+        self._held = 0
+        self._lock = threading.Lock()  # the pass's threads add to one count
 
-    def keep(self, start: int, finite: np.ndarray, count: int, thread: int) -> None:
+    def keep(self, start: int, finite: np.ndarray, count: int) -> None:
         """Keep the positions of the ``count`` values that are not ``finite`` (a flat mask) in the chunk
-        beginning at index ``start``, marked by ``thread``."""
-        held = self._held.get(thread, 0) + count
-        self._held[thread] = held  # each thread writes its own entry
-        if held > self._share:
-            self._overflowed = True
-            self._kept.clear()
-        if not self._overflowed:
-            self._kept[start] = _false_at(finite)
+        beginning at index ``start``."""
+        with self._lock:
+            self._held += count
+            if self._held > MAX_KEPT_POSITIONS:
+                self._kept.clear()
+                return
+        positions = _false_at(finite)
+        positions += start
+        with self._lock:
+            if self._held <= MAX_KEPT_POSITIONS:
+                self._kept.append(positions)
 
     def location(self) -> Location | None:
-        """:func:`locate`'s answer, or None where the positions overflowed or none were kept."""
-        if self._overflowed or not self._kept:
+        """:func:`locate`'s answer, or None where too many were found or none kept. Reads the positions kept
+        and a temporary of their size."""
+        if self._held > MAX_KEPT_POSITIONS or not self._kept:
             return None
-        positions = np.concatenate([start + found for start, found in self._kept.items()])
+        positions = np.concatenate(self._kept)
         self._kept.clear()
         strides = np.cumprod((*self.shape[1:], 1)[::-1])[::-1]  # C order
         by_dim = []
         for d in counted_dims(self.shape):
-            index = np.remainder(positions // strides[d], self.shape[d], out=...)  # (one temporary)
+            index = positions // strides[d]
+            np.remainder(index, self.shape[d], out=index)
             by_dim.append(_axis_counts(d, np.bincount(index, minlength=self.shape[d])))
         return Location(tuple(int(i) for i in np.unravel_index(int(positions.min()), self.shape)), tuple(by_dim))
 

@@ -170,10 +170,11 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
     torch = _torch()
     integers = _is_integer(t)
     sum_of_squares = _sums_of_squares(t)
-    sample = sampled = offsets = None
+    sample = sampled = None
+    offsets = walk.offsets if step > 1 or positions is not None else None
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
-        offsets, sampled = walk.offsets, sample.numpy()
+        sampled = sample.numpy()
     # the threads whose last chunk held NaN or Inf: their next one likely does too, and is read for them at once
     unclean_last = set()
 
@@ -199,7 +200,7 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
             array = values.numpy()
             row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
             if row is None:
-                keep = positions and (lambda finite, count: positions.keep(index * walk.limit, finite, count, id(work)))
+                keep = None if positions is None else functools.partial(positions.keep, offsets[index])
                 row = _host_finite_row(values, work, sum_of_squares, keep)
                 unclean_last.add(id(work))
             else:
@@ -933,9 +934,9 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         positions = None
         if plan == "chunks":
             # a contiguous real tensor's NaN and Inf, counted per index by the pass where few: not read again
-            exact = not sampled_from and repeats == 1 and t.is_contiguous() and not read_by_rows(t)
-            positions = KeptPositions(t.shape, len(walk.workspaces)) if exact and t.is_floating_point() and (
-                counted_dims(t.shape)) else None
+            whole_in_order = not sampled_from and repeats == 1 and t.is_contiguous() and not read_by_rows(t)
+            if whole_in_order and t.is_floating_point() and counted_dims(t.shape):
+                positions = KeptPositions(t.shape)
             moments, sample = _host_pass(t, walk, step, positions)
         elif t.dtype in (torch.float32, torch.float64) or (
                 t.dtype in (torch.float16, torch.bfloat16) and _as_rows(t, HALF_ROW) is not None):
@@ -945,7 +946,7 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             moments = _first_pass(t, walk)
         for work in walk.workspaces:  # the first pass's buffers are not the next passes' ones
             work.clear()
-        located = positions.location() if positions and moments.unclean.size else None
+        located = positions.location() if positions is not None and moments.unclean.size else None
         count = int(moments.counts.sum())
         low = high = mean = std = math.nan
         counts = ()

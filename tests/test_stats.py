@@ -656,7 +656,7 @@ def test_the_blocks_non_finite_values_are_those_isfinite_finds(dtype, view):
 @pytest.mark.parametrize("kept", [2, 1 << 18], ids=["too many to keep", "kept by the pass"])
 def test_the_cpu_searches_only_the_chunks_its_pass_saw_nan_in(monkeypatch, kept):
     monkeypatch.setattr(stats_module, "CPU_WORKERS", 2)  # each thread's chunks 2**18 long, on any machine
-    monkeypatch.setattr(nonfinite, "MAX_KEPT_POSITIONS", kept)  # each thread keeps half: one, or all three
+    monkeypatch.setattr(nonfinite, "MAX_KEPT_POSITIONS", kept)  # fewer than the three, or all of them
     t = torch.randn(1000, 1000, generator=torch.Generator().manual_seed(0))  # four chunks of 2**18
     t[5, 7], t[900, 3], t[901, 3] = math.nan, math.inf, math.nan
     read = []
@@ -696,11 +696,26 @@ def test_the_positions_the_pass_keeps_locate_what_a_second_read_would(dtype, sha
         holding = np.flatnonzero(per_index)
         assert (axis.holding, axis.size) == (holding.size, t.shape[axis.dim])
         assert axis.first == tuple((int(i), int(per_index[i])) for i in holding[:6])
-    # read again where a thread's share (kept // workers) could not hold the positions it found, only there
-    if bad.any() and bad.sum() <= kept // stats_module._workers("chunks"):
-        assert not searched
-    elif bad.any() and kept == 0:
-        assert searched
+    assert bool(searched) == (bad.sum() > kept)  # read again only where the pass found more than it keeps
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_pass_keeps_as_many_positions_as_it_may_whatever_its_threads(monkeypatch, workers):
+    monkeypatch.setattr(stats_module, "CPU_WORKERS", workers)
+    t = torch.randn(2048, 1024, generator=torch.Generator().manual_seed(0))  # chunks of 2**18 or 2**19
+    t.view(-1)[torch.randperm(t.numel(), generator=torch.Generator().manual_seed(1))[:3000]] = math.nan
+    searched = []
+    real_locate = stats_module.locate
+    monkeypatch.setattr(stats_module, "locate", lambda *args, **kwargs: searched.append(1) or real_locate(*args,
+                                                                                                         **kwargs))
+    results = []
+    for kept in (3000, 2999):
+        monkeypatch.setattr(nonfinite, "MAX_KEPT_POSITIONS", kept)
+        results.append(tensor_stats(t))
+    assert searched == [1]  # 3000 kept, not 2999
+    assert results[0] == results[1] and results[0].first_non_finite is not None
+    rows = np.flatnonzero(np.isnan(t.numpy()).any(axis=1))
+    assert results[0].non_finite_by_dim[0].holding == rows.size
 
 
 def test_complex128_whose_magnitude_overflows_hides_no_nan_after_it():
