@@ -48,7 +48,7 @@ from .chunking import (
     work_dtype,
 )
 from .histogram import bin_edges, histogram, histogram_step, middle_bin, with_extremes
-from .nonfinite import AxisCounts, KeptPositions, bytes_per_element, counted_dims, locate
+from .nonfinite import AxisCounts, KeptPositions, bytes_per_element, counted_dims, locate, positions_of
 from .tensor_kinds import distinct_view, dtype_name
 
 # elements per chunk: about 1 MiB temporaries on the CPU (cache-sized); 2 MiB on an accelerator, where
@@ -200,7 +200,7 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
             array = values.numpy()
             row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
             if row is None:
-                keep = None if positions is None else functools.partial(positions.keep, offsets[index])
+                keep = functools.partial(positions.keep, offsets[index]) if positions and positions.wanted else None
                 row = _host_finite_row(values, work, sum_of_squares, keep)
                 unclean_last.add(id(work))
             else:
@@ -327,36 +327,46 @@ def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray)
 
 def _host_finite_row(values, work: Workspace, sum_of_squares, keep=None) -> tuple:
     """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
-    values, and its NaN, +Inf and -Inf counts. ``keep(finite, count)``, where given, is shown the chunk's
-    mask of finite values and how many are not.
+    values, and its NaN, +Inf and -Inf counts. ``keep(positions)``, where given, is handed the positions of
+    the values that are not finite.
 
     NaN alone, the common case, costs one copy: NaN set to zero, where min and max can be read (no NaN
-    left to trip NumPy's fmin and fmax) and the sums taken. Zero lies between the finite values' min and
-    max where they straddle it; where it may not, the side it may have taken is read again with NaN set
-    to the infinity that side ignores.
+    left to trip NumPy's fmin and fmax, which misread signalling NaNs) and the sums taken. Where positions
+    are kept, the NaN's are found first, and the copy is a plain one with zeros put there. Zero lies between
+    the finite values' min and max where they straddle it; where it may not, the side it may have taken is
+    read again with NaN set to the infinity that side ignores.
     """
     torch = _torch()
     array, n = values.numpy(), values.numel()
     mask = work.buffer("mask", torch.bool, n).numpy()
-    finite = np.count_nonzero(np.isfinite(array, out=mask))
-    if keep:
-        keep(mask, n - finite)
-    clean = torch.nan_to_num(values, nan=0.0, posinf=math.inf, neginf=-math.inf,
-                             out=work.buffer("clean", work.dtype, n))
+    clean = work.buffer("clean", work.dtype, n)
     cleaned = clean.numpy()
+    np.isnan(array, out=mask)
+    if keep:
+        nan_at = positions_of(mask, True)
+        nan = nan_at.size
+        np.copyto(cleaned, array)
+        cleaned[nan_at] = 0
+    else:
+        nan = np.count_nonzero(mask)
+        torch.nan_to_num(values, nan=0.0, posinf=math.inf, neginf=-math.inf, out=clean)
     low, high = np.fmin.reduce(cleaned), np.fmax.reduce(cleaned)
     if math.isfinite(low) and math.isfinite(high):  # no Inf: every value that is not finite is NaN
-        if 0 < finite < n and 0 in (low, high):  # the zeros put for NaN may be the min or the max
+        if keep:
+            keep(nan_at)
+        if 0 < nan < n and 0 in (low, high):  # the zeros put for NaN may be the min or the max
             marked = work.buffer("marked", work.dtype, n)
             if low == 0:
                 low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=marked).numpy())
             if high == 0:
                 high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
         total = clean.sum().item()
-        return finite, low, high, total, sum_of_squares(clean, finite, total, work), n - finite, 0, 0
-    nan = np.count_nonzero(np.isnan(array, out=mask))
+        return n - nan, low, high, total, sum_of_squares(clean, n - nan, total, work), nan, 0, 0
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
+    if keep:
+        keep(positions_of(mask, False))
+    finite = np.count_nonzero(mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
     clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
     total = clean.sum().item()

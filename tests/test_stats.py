@@ -871,11 +871,16 @@ def test_a_sampled_histogram_of_values_on_the_edges_has_numpys_shape():
     assert result.histogram == tuple(expected.tolist())
 
 
-def test_signalling_nans_are_nans_to_the_statistics(path):
+@pytest.mark.parametrize("shape", [(5000,), (50, 100)], ids=["1-D", "2-D, positions kept"])
+def test_signalling_nans_are_nans_to_the_statistics(path, shape):
     t = torch.arange(5000, dtype=torch.float32)
     t.view(torch.int32)[::2] = 0x7F800001  # float32's signalling NaN: how float8 fnuz NaNs reach float32
-    result = tensor_stats(t)
+    result = tensor_stats(t.view(shape))
     assert (result.count, result.nan, result.min, result.max) == (2500, 2500, 1.0, 4999.0)
+    if len(shape) == 2:  # every row holds 50, in the even columns
+        assert result.first_non_finite == (0, 0)
+        assert [(axis.holding, axis.first[:2]) for axis in result.non_finite_by_dim] == [
+            (50, ((0, 50), (1, 50))), (50, ((0, 50), (2, 50)))]
     y = torch.linspace(-3, 3, 5000)
     y[::2] = math.nan
     fnuz = y.to(torch.float8_e4m3fnuz)
