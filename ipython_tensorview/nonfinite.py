@@ -241,21 +241,6 @@ def _axis_counts(dim: int, counts: np.ndarray) -> AxisCounts:
     return AxisCounts(dim, int(holding.size), counts.size, shown)
 
 
-# eight True bytes read as one word (either byte order)
-_EIGHT_TRUE = np.frombuffer(np.ones(8, dtype=bool).tobytes(), dtype=np.uint64)[0]
-
-
-def positions_of(mask: np.ndarray, value: bool) -> np.ndarray:
-    """The positions of a flat bool mask's few ``value`` bytes, read eight at a time: only the words that
-    are not eight of the other value are looked into (a quarter of the time of ``np.flatnonzero``)."""
-    whole = mask.size - mask.size % 8
-    words = np.flatnonzero(mask[:whole].view(np.uint64) != (0 if value else _EIGHT_TRUE))
-    looked_into = mask[:whole].reshape(-1, 8)[words]
-    word, byte = np.nonzero(looked_into if value else ~looked_into)
-    rest = mask[whole:] if value else ~mask[whole:]
-    return np.concatenate([words[word] * 8 + byte, whole + np.flatnonzero(rest)])
-
-
 class KeptPositions:
     """Where a contiguous tensor's NaN and Inf are, kept by a pass that reads its chunks (slices of its memory,
     in C order) and marks each chunk's NaN or finite values anyway: while they are few, their positions,
