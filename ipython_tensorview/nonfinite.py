@@ -126,10 +126,20 @@ def counted_dims(shape: tuple[int, ...]) -> list[int]:
     return [d for d in range(len(shape)) if 2 <= len(shape) <= 3 and shape[d] <= MAX_COUNTED_INDICES]
 
 
+def _c_strides(shape: tuple[int, ...]) -> np.ndarray:
+    """Each dimension's stride, in elements, of a C-ordered array of ``shape``."""
+    return np.cumprod((*shape[1:], 1)[::-1])[::-1]
+
+
+def _index(position: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of the element ``position`` elements into a C-ordered array of ``shape``."""
+    return tuple(int(i) for i in np.unravel_index(position, shape))
+
+
 def _read_blocks(t, limit: int, spans):
     """:func:`_blocks` of ``t`` that meet ``spans`` (all where None), as (lead, start, block, base): ``base``
     is the block's first index in C order."""
-    strides = np.cumprod((*t.shape[1:], 1)[::-1])[::-1] if t.dim() else np.array([1])  # C order
+    strides = _c_strides(t.shape)  # ([1] for 0-D)
     stops = [stop for _, stop in spans] if spans is not None else None
     for lead, start, block in _blocks(t, limit):
         base = int(np.dot((*lead, start), strides[: len(lead) + 1])) if t.dim() else 0
@@ -152,7 +162,7 @@ def _located_in_host_blocks(t, limit: int, spans, workers: int) -> Location | No
             for _, _, block, base in blocks:
                 finite = np.isfinite(_host_values(block))
                 if not finite.all():
-                    return Location(tuple(int(i) for i in np.unravel_index(base + int(np.argmin(finite)), t.shape)))
+                    return Location(_index(base + int(np.argmin(finite)), t.shape))
         return None
     totals = {}  # per thread: the first it found, and its counts per index
 
@@ -187,7 +197,7 @@ def _located_in_host_blocks(t, limit: int, spans, workers: int) -> Location | No
         return None
     first = min(found for found, _ in totals.values())
     by_dim = tuple(_axis_counts(d, sum(counts[d] for _, counts in totals.values())) for d in counted)
-    return Location(tuple(int(i) for i in np.unravel_index(first, t.shape)), by_dim)
+    return Location(_index(first, t.shape), by_dim)
 
 
 def _located_on_device(t, limit: int, spans) -> Location | None:
@@ -231,7 +241,7 @@ def _located_on_device(t, limit: int, spans) -> Location | None:
     for d in counted:
         by_dim.append(_axis_counts(d, fetched[position : position + t.shape[d]]))
         position += t.shape[d]
-    return Location(tuple(int(i) for i in np.unravel_index(first, t.shape)), tuple(by_dim))
+    return Location(_index(first, t.shape), tuple(by_dim))
 
 
 def _axis_counts(dim: int, counts: np.ndarray) -> AxisCounts:
@@ -277,13 +287,13 @@ class KeptPositions:
             return None
         positions = np.concatenate(self._kept)
         self._kept.clear()
-        strides = np.cumprod((*self.shape[1:], 1)[::-1])[::-1]  # C order
+        strides = _c_strides(self.shape)
         by_dim = []
         for d in counted_dims(self.shape):
             index = positions // strides[d]
             np.remainder(index, self.shape[d], out=index)
             by_dim.append(_axis_counts(d, np.bincount(index, minlength=self.shape[d])))
-        return Location(tuple(int(i) for i in np.unravel_index(int(positions.min()), self.shape)), tuple(by_dim))
+        return Location(_index(int(positions.min()), self.shape), tuple(by_dim))
 
 
 def _located_on_host(t) -> Location | None:
@@ -295,7 +305,7 @@ def _located_on_host(t) -> Location | None:
         return None
     dims = range(bad.ndim) if 2 <= bad.ndim <= 3 else ()
     by_dim = tuple(_axis_counts(d, bad.sum(axis=tuple(i for i in dims if i != d))) for d in dims)
-    return Location(tuple(int(i) for i in np.unravel_index(int(flat.argmax()), bad.shape)), by_dim)
+    return Location(_index(int(flat.argmax()), bad.shape), by_dim)
 
 
 def _host_values(t) -> np.ndarray:

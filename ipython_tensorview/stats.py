@@ -200,7 +200,8 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
             array = values.numpy()
             row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
             if row is None:
-                keep = functools.partial(positions.keep, offsets[index]) if positions and positions.wanted else None
+                keep = functools.partial(positions.keep, offsets[index]) if (
+                    positions is not None and positions.wanted) else None
                 row = _host_finite_row(values, work, sum_of_squares, keep)
                 unclean_last.add(id(work))
             else:
@@ -940,12 +941,12 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
             raise ValueError(f"the 'chunks' plan reads tensors on the CPU, not on {t.device}")
         walk = _walk(t, plan)
         step = histogram_step(t)
-        sample = None
-        positions = None
+        sample = positions = None
+        # every element, each chunk a slice of its memory: a range of indices in C order (see _unclean_spans)
+        chunks_in_c_order = not sampled_from and repeats == 1 and t.is_contiguous() and not read_by_rows(t)
         if plan == "chunks":
             # a contiguous real tensor's NaN and Inf, counted per index by the pass where few: not read again
-            whole_in_order = not sampled_from and repeats == 1 and t.is_contiguous() and not read_by_rows(t)
-            if whole_in_order and t.is_floating_point() and counted_dims(t.shape):
+            if chunks_in_c_order and t.is_floating_point() and counted_dims(t.shape):
                 positions = KeptPositions(t.shape)
             moments, sample = _host_pass(t, walk, step, positions)
         elif t.dtype in (torch.float32, torch.float64) or (
@@ -999,15 +1000,13 @@ def _statistics(t, bins: int, max_elements: int, plan: str | None, value_range) 
         histogram_step=step,
         first_non_finite=located.first if located else None,
         non_finite_by_dim=located.by_dim if located else (),
-        non_finite_within=_unclean_spans(t, walk, moments) if not sampled_from and repeats == 1 else None,
+        non_finite_within=_unclean_spans(t, walk, moments) if chunks_in_c_order else None,
     )
 
 
-def _unclean_spans(t, walk: Walk, moments: _Moments) -> tuple[tuple[int, int], ...] | None:
-    """The chunks holding NaN or Inf, as ranges of indices in C order: where ``t`` is contiguous, its chunks
-    (slices of its memory, in order) are such ranges."""
-    if not t.is_contiguous() or read_by_rows(t):
-        return None
+def _unclean_spans(t, walk: Walk, moments: _Moments) -> tuple[tuple[int, int], ...]:
+    """The chunks holding NaN or Inf, as ranges of indices in C order, of a contiguous ``t`` (whose chunks
+    are slices of its memory, in order)."""
     n, limit = t.numel(), walk.limit
     return tuple((index * limit, min((index + 1) * limit, n)) for index in sorted(moments.unclean.tolist()))
 
