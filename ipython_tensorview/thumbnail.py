@@ -73,6 +73,8 @@ def thumbnail(t, size: int, host: np.ndarray | None = None) -> Picture | None:
     else:
         sample = host_values(t.detach()[tuple(slice(None, None, s) for s in steps)])  # no graph of the slicing
     if layout == "heatmap":
+        if sample.size <= FEW_PIXELS:
+            return _few_pixels_heatmap(sample)
         return _heatmap(_normalise(sample.astype(np.float64)))
     if layout == "chw":
         sample = np.moveaxis(sample, 0, -1)
@@ -109,6 +111,32 @@ def _viridis_table() -> np.ndarray:
     table[1:, 3] = 255
     table.flags.writeable = False
     return table
+
+
+# a heatmap of at most this many pixels is coloured in Python's floats (see _few_pixels_heatmap)
+FEW_PIXELS = 64
+
+
+def _few_pixels_heatmap(sample: np.ndarray) -> Picture:
+    """``_heatmap(_normalise(sample))`` of a few pixels, the same colours from Python's floats: the dozen NumPy
+    calls of that route cost more than a loop over so few values, and more again inside a display, where
+    each is code the repr of the cell before pushed out of the processor's caches."""
+    halves = [float(value) / 2 for value in sample.ravel().tolist()]  # float(): bools and Python ints too
+    finite = [half for half in halves if math.isfinite(half)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    span = high - low
+    colours = _viridis_bytes()
+    rgba = b"".join(
+        colours[int((half - low) / span * 254 + 1.5) if span else 128] if math.isfinite(half) else colours[0]
+        for half in halves
+    )
+    return Picture(np.frombuffer(rgba, np.uint8).reshape(*sample.shape, 4))
+
+
+@functools.cache
+def _viridis_bytes() -> tuple[bytes, ...]:
+    """Each RGBA entry of :func:`_viridis_table` as 4 bytes."""
+    return tuple(entry.tobytes() for entry in _viridis_table())
 
 
 # a heatmap of more pixels than this is indexed: below, its palette would outweigh its pixels' other 3 bytes
@@ -154,16 +182,25 @@ def _within_unit_range(pixels: np.ndarray) -> bool:
 
 def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
     """Encode (H, W, 4) uint8 RGBA pixels as an 8-bit RGBA PNG, or (H, W) uint8 indices into an (N, 4)
-    RGBA ``palette`` as an 8-bit indexed one (a quarter of the bytes), every row with the Sub filter
-    (each byte as its difference to the one a pixel to its left: small numbers where colours change
-    gradually, and a palette's colours run in the colour map's order)."""
+    RGBA ``palette`` as an 8-bit indexed one (a quarter of the bytes).
+
+    A few scanlines (up to ``STORED_BYTES``, a 16x16 RGBA picture's) are stored as they are: deflating a
+    16x16 RGBA heatmap saves 15% of its kilobyte and takes seven times as long. Larger pictures have every
+    row filtered with Sub (each byte as its difference to the one a pixel to its left: small numbers where
+    colours change gradually, and a palette's colours run in the colour map's order) and deflated."""
     height, width = pixels.shape[:2]
     depth = 4 if palette is None else 1  # bytes a pixel
-    rows = pixels.reshape(height, width * depth)
-    scanlines = np.empty((height, 1 + width * depth), dtype=np.uint8)
-    scanlines[:, 0] = 1  # the filter type of each row: Sub
-    scanlines[:, 1 : 1 + depth] = rows[:, :depth]
-    np.subtract(rows[:, depth:], rows[:, :-depth], out=scanlines[:, 1 + depth :])  # wraps modulo 256, as Sub wants
+    stride = width * depth
+    if height * (1 + stride) <= STORED_BYTES:  # no filter: it would save nothing here
+        raw = pixels.tobytes()
+        idat = zlib.compress(b"".join(b"\0" + raw[row : row + stride] for row in range(0, len(raw), stride)), 0)
+    else:
+        rows = pixels.reshape(height, stride)
+        scanlines = np.empty((height, 1 + stride), dtype=np.uint8)
+        scanlines[:, 0] = 1  # the filter type of each row: Sub
+        scanlines[:, 1 : 1 + depth] = rows[:, :depth]
+        np.subtract(rows[:, depth:], rows[:, :-depth], out=scanlines[:, 1 + depth :])  # modulo 256, as Sub wants
+        idat = _deflated(scanlines)
     header = struct.pack(">IIBBBBB", width, height, 8, 6 if palette is None else 3, 0, 0, 0)
     chunks = [_chunk(b"IHDR", header)]
     if palette is not None:
@@ -171,7 +208,7 @@ def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
         alpha, see_through = palette[:, 3], np.flatnonzero(palette[:, 3] != 255)
         if see_through.size:  # the alpha of each entry up to the last that is not opaque
             chunks.append(_chunk(b"tRNS", alpha[: see_through[-1] + 1].tobytes()))
-    return b"".join((b"\x89PNG\r\n\x1a\n", *chunks, _chunk(b"IDAT", _deflated(scanlines)), _chunk(b"IEND", b"")))
+    return b"".join((b"\x89PNG\r\n\x1a\n", *chunks, _chunk(b"IDAT", idat), _chunk(b"IEND", b"")))
 
 
 # up to this many bytes of scanlines (a 16x16 RGBA picture's), the IDAT stores them as they are
@@ -179,13 +216,10 @@ STORED_BYTES = 16 * (1 + 16 * 4)
 
 
 def _deflated(scanlines: np.ndarray) -> bytes:
-    """The scanlines as a zlib stream: stored as they are where they are few (deflating a 16x16 RGBA heatmap
-    saves 15% of its kilobyte and takes seven times as long as storing it); above, deflated with runs
-    alone (zlib's Z_RLE, which libpng suggests for filtered images), at a third to a half of zlib's default
-    level 6 in time: a 64x64 heatmap of noise (indexed) or a 200x200 image's 64x64 sample (RGBA) comes out
-    as small as level 6 makes it, a smooth heatmap 2.5 times as large (1 KB against 0.4)."""
-    if scanlines.nbytes <= STORED_BYTES:
-        return zlib.compress(scanlines.data, 0)
+    """Filtered scanlines as a zlib stream, deflated with runs alone (zlib's Z_RLE, which libpng suggests for
+    filtered images), at a third to a half of zlib's default level 6 in time: a 64x64 heatmap of noise
+    (indexed) or a 200x200 image's 64x64 sample (RGBA) comes out as small as level 6 makes it, a smooth
+    heatmap 2.5 times as large (1 KB against 0.4)."""
     # a window no larger than the data: the same stream, without setting up (and clearing) 32 KiB of it
     window = min(15, max(9, (scanlines.nbytes - 1).bit_length()))
     deflate = zlib.compressobj(1, zlib.DEFLATED, window, 8, zlib.Z_RLE)

@@ -2,11 +2,22 @@ import math
 import struct
 import zlib
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ipython_tensorview.thumbnail import STORED_BYTES, image_layout, png, thumbnail
+from ipython_tensorview.thumbnail import (
+    FEW_PIXELS,
+    STORED_BYTES,
+    _heatmap,
+    _normalise,
+    image_layout,
+    png,
+    thumbnail,
+)
 
 
 def thumbnail_rgba(t, size):
@@ -153,3 +164,36 @@ def test_no_thumbnail_for_other_shapes_or_kinds():
     assert thumbnail_rgba(torch.ones(10), 8) is None
     assert thumbnail_rgba(torch.eye(3).to_sparse(), 8) is None
     assert thumbnail_rgba(torch.ones(3, 3, dtype=torch.complex64), 8) is None
+
+
+_FEW_PIXEL_SHAPES = hnp.array_shapes(min_dims=2, max_dims=2, max_side=FEW_PIXELS).filter(
+    lambda shape: shape[0] * shape[1] <= FEW_PIXELS)
+_FEW_PIXEL_FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, 1e308, -1e308, 5e-324, math.nan, math.inf, -math.inf]),
+)
+
+
+@st.composite
+def _few_pixels(draw):
+    """Floats of every width (float64's cast down, overflowing to Inf), integers beyond float64's precision,
+    bytes and bools."""
+    shape = draw(_FEW_PIXEL_SHAPES)
+    kind = draw(st.sampled_from(["float64", "float32", "float16", "int64", "uint8", "bool"]))
+    if kind.startswith("float"):
+        with np.errstate(all="ignore"):
+            return draw(hnp.arrays(np.float64, shape, elements=_FEW_PIXEL_FLOATS)).astype(kind)
+    if kind == "int64":
+        return draw(hnp.arrays(np.int64, shape, elements=st.integers(-2**63, 2**63 - 1)))
+    return draw(hnp.arrays(kind, shape))
+
+
+@given(_few_pixels())
+def test_a_few_pixels_are_coloured_as_many_are(sample):
+    """The loop over a few pixels gives each the colour NumPy's route gives it: NaN and Inf, ranges beyond
+    float64's, one value, integers that float64 rounds."""
+    with np.errstate(all="ignore"):
+        expected = _heatmap(_normalise(sample.astype(np.float64))).rgba()
+    picture = thumbnail(torch.from_numpy(sample.copy()), FEW_PIXELS, host=sample)
+    assert picture.palette is None
+    np.testing.assert_array_equal(picture.pixels, expected)

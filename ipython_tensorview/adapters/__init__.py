@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from importlib import import_module
 
+from ..tensor_kinds import is_tensor
+
 # in the order they are asked: the first that claims an object answers for it
 ADAPTERS = ("dtensor", "jax", "dlpack")
 
@@ -56,8 +58,6 @@ _PLAIN_MODULES = ("torch", "torch.nn.parameter", "numpy")
 
 def displayable(obj) -> bool:
     """Whether a display shows ``obj`` as an array: a torch tensor, or an array an adapter claims."""
-    from ..tensor_kinds import is_tensor
-
     return is_tensor(obj) or adapter_for(obj) is not None
 
 
