@@ -268,6 +268,7 @@ class Workspace:
         self.device = t.device
         self.dtype = work_dtype(t.dtype)
         self._buffers = {}
+        self._arrays = {}  # NumPy's arrays of CPU buffers, by the buffer's key
 
     def buffer(self, name: str, dtype, n: int):
         """``n`` elements of the buffer ``name``: made at the first request's size (a pass over smaller
@@ -279,9 +280,30 @@ class Workspace:
             buffer = self._buffers[key] = _torch().empty(size, dtype=dtype, device=self.device)
         return _leading(buffer, n)
 
+    def array(self, name: str, dtype, n: int) -> np.ndarray:
+        """:meth:`buffer` of a CPU workspace as a NumPy array, made once per buffer: an array of a tensor,
+        let go, takes the GIL again from inside torch, a wait on the pass's other threads."""
+        key = name, dtype
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.numel() < n:
+            self.buffer(name, dtype, n)
+            buffer = self._buffers[key]
+        entry = self._arrays.get(key)
+        if entry is None or entry[0] is not buffer:
+            entry = self._arrays[key] = buffer, buffer.numpy()
+        return entry[1][:n]
+
+    def real_array(self, piece) -> np.ndarray:
+        """:meth:`real_values` of a flat CPU chunk as a NumPy array."""
+        if piece.dtype == self.dtype:
+            return piece.numpy()
+        self.real_values(piece)
+        return self.array("values", self.dtype, piece.numel())
+
     def clear(self) -> None:
         """Let the buffers go: the next pass, which may need others, makes what it uses."""
         self._buffers.clear()
+        self._arrays.clear()
 
     def flat(self, view):
         """A chunk view as a flat tensor (see :func:`flat_piece`), copied where it must be into a buffer."""
@@ -377,6 +399,19 @@ class Walk:
         if self._slices is None and len(self) <= SLICED:
             self._slices = self._flat.split(self.limit)
         return self._slices
+
+    def arrays(self) -> list[np.ndarray] | None:
+        """NumPy's arrays of the chunks of a CPU tensor that lies flat in memory, as :meth:`map` cuts it, made
+        at once by the calling thread (see :meth:`Workspace.array`); None for any other tensor, and for a
+        dtype NumPy lacks (bfloat16, float8)."""
+        flat = self._flat
+        if flat is None or flat.device.type != "cpu" or flat.is_neg() or flat.is_conj() or len(self) > SLICED:
+            return None
+        try:
+            whole = flat.numpy()
+        except TypeError:  # a dtype NumPy lacks
+            return None
+        return [whole[index * self.limit : (index + 1) * self.limit] for index in range(len(self))]
 
     def _listed(self) -> list:
         if self._views is None:

@@ -166,7 +166,13 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
     fastest), the sum and the sum of squares; where the chunk holds NaN or Inf, those of its finite values
     and the counts, at once, and their ``positions`` where wanted; and where ``step`` > 1, every
     ``step``-th value in memory order, the histogram's sample. Returns the moments and the sample (None
-    where ``step`` is 1)."""
+    where ``step`` is 1).
+
+    Each chunk is read by NumPy through arrays of the tensor's memory made before the threads start, and
+    converted by torch where its dtype is not the work dtype. A torch op, and an array made of a tensor by
+    ``numpy()`` when it is let go, each take the GIL again from inside (for the tensor's Python object) and
+    wait on the other thread's Python: one float32 chunk's ``sum().item()``, ``dot().item()`` and two
+    ``numpy()`` took the pass of 1e8 values from 53 to 70 ms on 2 threads."""
     torch = _torch()
     integers = _is_integer(t)
     sum_of_squares = _sums_of_squares(t)
@@ -175,13 +181,15 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
     if step > 1:
         sample = torch.empty(len(range(step // 2, t.numel(), step)), dtype=walk.workspaces[0].dtype, device="cpu")
         sampled = sample.numpy()
+    arrays = walk.arrays()
     # the threads whose last chunk held NaN or Inf: their next one likely does too, and is read for them at once
     unclean_last = set()
 
     def read(index, piece, work):
         n = piece.numel()
+        as_is = arrays[index] if arrays is not None else None
         if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
-            exact = piece.numpy()
+            exact = as_is if as_is is not None else piece.numpy()
             low, high = int(exact.min()), int(exact.max())  # the first read streams the chunk into cache
             extremes = low, high
             if piece.dtype == torch.int64 and n * max(-low, high) ** 2 < 2**63:
@@ -190,19 +198,17 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
                 # einsum's integer product loop takes two thirds of the time of dot's
                 array = exact
                 squares = np.einsum("i,i->", exact, exact)
-                row = (n, float(low), float(high), float(piece.sum().item()), float(squares), 0, 0, 0)
+                row = (n, float(low), float(high), float(np.add.reduce(exact)), float(squares), 0, 0, 0)
             else:
-                values = work.real_values(piece)
-                row = (n, float(low), float(high), values.sum().item(), torch.dot(values, values).item(), 0, 0, 0)
-                array = values.numpy()
+                array = work.real_array(piece)
+                row = (n, float(low), float(high), float(np.add.reduce(array)), float(np.dot(array, array)), 0, 0, 0)
         else:
-            values, extremes = work.real_values(piece), None
-            array = values.numpy()
-            row = None if id(work) in unclean_last else _host_clean_row(values, array, work, sum_of_squares)
+            array, extremes = as_is if as_is is not None and piece.dtype == work.dtype else work.real_array(piece), None
+            row = None if id(work) in unclean_last else _host_clean_row(array, work, sum_of_squares)
             if row is None:
                 keep = functools.partial(positions.keep, offsets[index]) if (
                     positions is not None and positions.wanted) else None
-                row = _host_finite_row(values, work, sum_of_squares, keep)
+                row = _host_finite_row(array, work, sum_of_squares, keep)
                 unclean_last.add(id(work))
             else:
                 unclean_last.discard(id(work))
@@ -210,7 +216,11 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
             _take_sample(array, offsets[index], step, sampled)
         return row, extremes
 
-    rows = walk.map(read)
+    def read_quietly(index, piece, work):
+        with np.errstate(all="ignore"):  # per thread: sums past the range are Inf, which the rows handle
+            return read(index, piece, work)
+
+    rows = walk.map(read_quietly)
     table = np.array([row for row, _ in rows], dtype=np.float64)
     counts, low, high, total, squares, nan, posinf, neginf = table.T.copy()
     moments = _Moments(counts, low, high, total, squares, np.flatnonzero(nan + posinf + neginf > 0))
@@ -220,19 +230,19 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
     return moments, sample
 
 
-def _host_clean_row(values, array: np.ndarray, work: Workspace, sum_of_squares) -> tuple | None:
-    """A CPU chunk's row where it holds no NaN or Inf, else None (``array``: NumPy's view of ``values``).
+def _host_clean_row(array: np.ndarray, work: Workspace, sum_of_squares) -> tuple | None:
+    """A CPU chunk's row where it holds no NaN or Inf, else None (``array``: the chunk's real values).
     NumPy's fmin and fmax are its fastest min and max; they skip NaN (and misread signalling NaNs), so a
     NaN is told by the sum, which it makes NaN."""
     low, high = np.fmin.reduce(array), np.fmax.reduce(array)
-    total = values.sum().item()
+    total = float(np.add.reduce(array))
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return values.numel(), low, high, total, sum_of_squares(values, values.numel(), total, work), 0, 0, 0
+    return array.size, low, high, total, sum_of_squares(array, array.size, total, work), 0, 0, 0
 
 
 def _sums_of_squares(t):
-    """How a CPU pass over ``t`` takes each chunk's sum of squares: ``f(values, count, total, work)``, of the
+    """How a CPU pass over ``t`` takes each chunk's sum of squares: ``f(array, count, total, work)``, of the
     chunk's work values (NaN and Inf set to zero), how many of them are finite, their sum and the workspace
     reading them.
 
@@ -256,26 +266,25 @@ def _sums_of_squares(t):
     coarse = t.is_floating_point() and t.element_size() < 4
     if coarse or t.dtype == torch.float32:
         if _on_coarse_grid(t):
-            return lambda values, count, total, work: _squares_by_rows(values)
+            return lambda array, count, total, work: _squares_by_rows(array)
         if coarse:
             return _SquaresWhereTheMeanPasses()
-    return lambda values, count, total, work: _squares(values)
+    return lambda array, count, total, work: _squares(array)
 
 
-def _squares(values) -> float:
-    """The sum of squares of a CPU chunk, one dot."""
-    return _torch().dot(values, values).item()
+def _squares(array: np.ndarray) -> float:
+    """The sum of squares of a flat chunk's values, one dot."""
+    return float(np.dot(array, array))
 
 
-def _squares_by_rows(values) -> float:
-    """The sum of squares of a flat CPU chunk of float32 values: each row of ``HALF_ROW`` dotted with
-    itself (NumPy's loop over BLAS dots), the rows' sums added in float64."""
-    array = values.numpy()
+def _squares_by_rows(array: np.ndarray) -> float:
+    """The sum of squares of a flat chunk of float32 values: each row of ``HALF_ROW`` dotted with itself
+    (NumPy's loop over BLAS dots), the rows' sums added in float64."""
     whole = array.size - array.size % HALF_ROW
     rows = array[:whole].reshape(-1, 1, HALF_ROW)
     with np.errstate(all="ignore"):  # squares past float32's range are inf and tiny ones 0, as a dot's are
         by_rows = float(np.add.reduce(np.matmul(rows, rows.transpose(0, 2, 1)), axis=None, dtype=np.float64))
-    return by_rows + _squares(values[whole:])
+    return by_rows + _squares(array[whole:])
 
 
 def _on_coarse_grid(t) -> bool:
@@ -307,12 +316,12 @@ class _SquaresWhereTheMeanPasses:
     def __init__(self):
         self._mean_passed = set()  # the workspaces whose last chunk's mean passed its spread
 
-    def __call__(self, values, count: int, total: float, work: Workspace) -> float:
+    def __call__(self, array: np.ndarray, count: int, total: float, work: Workspace) -> float:
         by_rows = id(work) in self._mean_passed
-        squares = _squares_by_rows(values) if by_rows else _squares(values)
+        squares = _squares_by_rows(array) if by_rows else _squares(array)
         passes = total * total * 2 > squares * count  # mean**2 over half the mean square
         if passes and not by_rows:
-            squares = _squares_by_rows(values)
+            squares = _squares_by_rows(array)
         (self._mean_passed.add if passes else self._mean_passed.discard)(id(work))
         return squares
 
@@ -326,52 +335,55 @@ def _take_sample(values: np.ndarray, offset: int, step: int, sample: np.ndarray)
     sample[first : first + taken.size] = taken
 
 
-def _host_finite_row(values, work: Workspace, sum_of_squares, keep=None) -> tuple:
-    """A CPU chunk holding NaN or Inf: its finite count, min, max, sum and sum of squares of the finite
-    values, and its NaN, +Inf and -Inf counts. ``keep(positions)``, where given, is handed the positions of
-    the values that are not finite.
+def _host_finite_row(array: np.ndarray, work: Workspace, sum_of_squares, keep=None) -> tuple:
+    """A CPU chunk holding NaN or Inf (``array``: its real values): its finite count, min, max, sum and sum of
+    squares of the finite values, and its NaN, +Inf and -Inf counts. ``keep(positions)``, where given, is
+    handed the positions of the values that are not finite.
 
     NaN alone, the common case, costs one copy: NaN set to zero, where min and max can be read (no NaN
     left to trip NumPy's fmin and fmax, which misread signalling NaNs) and the sums taken. Where positions
-    are kept, the NaN's are found first, and the copy is a plain one with zeros put there. Zero lies between
-    the finite values' min and max where they straddle it; where it may not, the side it may have taken is
-    read again with NaN set to the infinity that side ignores.
+    are kept, the NaN's are found as positions first, and zeros put there. Zero lies between the finite
+    values' min and max where they straddle it; where it may not, the side it may have taken is read
+    again with NaN set to the infinity that side ignores.
     """
     torch = _torch()
-    array, n = values.numpy(), values.numel()
-    mask = work.buffer("mask", torch.bool, n).numpy()
-    clean = work.buffer("clean", work.dtype, n)
-    cleaned = clean.numpy()
+    n = array.size
+    mask = work.array("mask", torch.bool, n)
+    cleaned = work.array("clean", work.dtype, n)
     np.isnan(array, out=mask)
+    np.copyto(cleaned, array)
     if keep:  # (one NumPy call: several small ones cost more, each a wait for the GIL beside the other threads)
         nan_at = np.flatnonzero(mask)
         nan = nan_at.size
-        np.copyto(cleaned, array)
         cleaned[nan_at] = 0
     else:
         nan = np.count_nonzero(mask)
-        torch.nan_to_num(values, nan=0.0, posinf=math.inf, neginf=-math.inf, out=clean)
+        np.copyto(cleaned, 0, where=mask)
     low, high = np.fmin.reduce(cleaned), np.fmax.reduce(cleaned)
     if math.isfinite(low) and math.isfinite(high):  # no Inf: every value that is not finite is NaN
         if keep:
             keep(nan_at)
         if 0 < nan < n and 0 in (low, high):  # the zeros put for NaN may be the min or the max
-            marked = work.buffer("marked", work.dtype, n)
+            marked = work.array("marked", work.dtype, n)
+            np.copyto(marked, array)
             if low == 0:
-                low = np.fmin.reduce(torch.nan_to_num(values, nan=math.inf, out=marked).numpy())
+                np.copyto(marked, math.inf, where=mask)
+                low = np.fmin.reduce(marked)
             if high == 0:
-                high = np.fmax.reduce(torch.nan_to_num(values, nan=-math.inf, out=marked).numpy())
-        total = clean.sum().item()
-        return n - nan, low, high, total, sum_of_squares(clean, n - nan, total, work), nan, 0, 0
+                np.copyto(marked, -math.inf, where=mask)
+                high = np.fmax.reduce(marked)
+        total = float(np.add.reduce(cleaned))
+        return n - nan, low, high, total, sum_of_squares(cleaned, n - nan, total, work), nan, 0, 0
     posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
     np.isfinite(array, out=mask)
     if keep:
         keep(np.flatnonzero(~mask))
     finite = np.count_nonzero(mask)
     low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
-    clean = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0, out=clean)
-    total = clean.sum().item()
-    squares = sum_of_squares(clean, finite, total, work)
+    cleaned.fill(0)
+    np.copyto(cleaned, array, where=mask)
+    total = float(np.add.reduce(cleaned))
+    squares = sum_of_squares(cleaned, finite, total, work)
     return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
 
 
