@@ -216,11 +216,7 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
             _take_sample(array, offsets[index], step, sampled)
         return row, extremes
 
-    def read_quietly(index, piece, work):
-        with np.errstate(all="ignore"):  # per thread: sums past the range are Inf, which the rows handle
-            return read(index, piece, work)
-
-    rows = walk.map(read_quietly)
+    rows = walk.map(read)  # (in NumPy's error state of the pass's threads: sums past the range are Inf)
     table = np.array([row for row, _ in rows], dtype=np.float64)
     counts, low, high, total, squares, nan, posinf, neginf = table.T.copy()
     moments = _Moments(counts, low, high, total, squares, np.flatnonzero(nan + posinf + neginf > 0))
