@@ -190,7 +190,7 @@ def _host_pass(t, walk: Walk, step: int, positions: KeptPositions | None):
         as_is = arrays[index] if arrays is not None else None
         if integers:  # min and max of the integers themselves: exact, where float64 rounds int64's
             exact = as_is if as_is is not None else piece.numpy()
-            low, high = int(exact.min()), int(exact.max())  # the first read streams the chunk into cache
+            low, high = int(np.minimum.reduce(exact)), int(np.maximum.reduce(exact))  # the first read: into cache
             extremes = low, high
             if piece.dtype == torch.int64 and n * max(-low, high) ** 2 < 2**63:
                 # sums that cannot overflow int64 are taken in it, exactly: converting int64 to float64
