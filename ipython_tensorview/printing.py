@@ -85,7 +85,7 @@ def _float_words(array: np.ndarray, options: dict) -> list[str] | None:
     to the same widths left and right of the point; NaN and Inf as the options name them, right-aligned to
     the same width, which their names widen where needed. None where NumPy versions differ in their choice."""
     flat = array.ravel()
-    low, high = float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
+    low, high = _extremes(flat)
     if math.isfinite(low) and math.isfinite(high):  # NaN or Inf make one of them not finite
         return _finite_words(flat, low, high, options, 0)
     if any(len(("x" + options[name]).splitlines()) > 1 for name in ("nanstr", "infstr")):
@@ -105,6 +105,21 @@ def _float_words(array: np.ndarray, options: dict) -> list[str] | None:
             for is_finite, value in zip(finite.tolist(), flat.tolist())]
 
 
+# up to this many values, Python's loops over a list cost less than NumPy's reductions (about a microsecond
+# each, and twice that inside a display, whose other code has pushed NumPy's out of the processor's caches)
+FEW_VALUES = 64
+
+
+def _extremes(flat: np.ndarray) -> tuple[float, float]:
+    """The min and max of flat floats; NaN for both where any is NaN, as NumPy's minimum and maximum give."""
+    if flat.size > FEW_VALUES:
+        return float(np.minimum.reduce(flat)), float(np.maximum.reduce(flat))
+    listed = flat.tolist()
+    if any(value != value for value in listed):
+        return math.nan, math.nan
+    return min(listed), max(listed)
+
+
 def _non_finite_name(value: float, options: dict) -> str:
     """NaN or Inf as NumPy names it where the sign option is "-": "nan", "inf", "-inf" (a NaN has no sign)."""
     if math.isnan(value):
@@ -116,8 +131,11 @@ def _finite_words(values: np.ndarray, low: float, high: float, options: dict, wi
     """The words of finite ``values`` (from ``low`` to ``high``), wide enough to the left of the point that the
     whole word is ``widest`` characters at least (the names of NaN and Inf beside them)."""
     precision = options["precision"]
-    magnitudes = np.absolute(values)
-    smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
+    if values.size <= FEW_VALUES:
+        smallest = min((abs(value) for value in values.tolist() if value), default=math.inf)
+    else:
+        magnitudes = np.absolute(values)
+        smallest = float(np.minimum.reduce(magnitudes, where=magnitudes != 0, initial=math.inf))
     if smallest != math.inf:  # some value is not zero
         largest, (cutoff, tiny) = max(-low, high), _cutoffs(values.dtype)
         # where NumPy may print them in scientific notation (the values are exact in float64, and so are the
