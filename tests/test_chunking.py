@@ -1,7 +1,9 @@
 import subprocess
 import sys
 import threading
+import weakref
 
+import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -48,6 +50,56 @@ def test_a_flat_walk_reads_views_of_the_tensor_in_order(monkeypatch, sliced):
     assert [pointer for _, pointer, _ in results] == [t.data_ptr() + 4 * 64 * index for index in range(16)]
     assert torch.equal(torch.cat([piece for _, _, piece in results]), t)
     assert walk.map(lambda index, piece, work: piece.numel(), indices=[15, 2]) == [1000 - 15 * 64, 64]
+
+
+@pytest.mark.parametrize("view", [lambda base: base, lambda base: base.reshape(10, 100).T,
+                                  lambda base: base.reshape(10, 10, 10).permute(2, 0, 1)],
+                         ids=["contiguous", "transposed", "permuted"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int16])
+def test_a_flat_walks_arrays_are_its_chunks_in_the_tensors_memory(view, dtype):
+    """The arrays a pass reads by NumPy: each chunk's memory, not a copy, in the order map() gives them."""
+    base = torch.arange(1000).to(dtype)
+    t = view(base)
+    walk = Walk(t, 64, _workspaces(t, 64, 2))
+    arrays = walk.arrays()
+    pieces = walk.map(lambda index, piece, work: piece.clone())
+    assert len(arrays) == len(pieces) == 16
+    for index, (array, piece) in enumerate(zip(arrays, pieces)):
+        np.testing.assert_array_equal(array, piece.numpy())
+        assert array.__array_interface__["data"][0] == base.data_ptr() + 64 * index * base.element_size()
+
+
+@pytest.mark.parametrize("t", [torch.arange(1000, dtype=torch.bfloat16), torch.arange(1000.0)[::2],
+                               torch._neg_view(torch.arange(1000.0)), torch.ones(1000, dtype=torch.complex64).conj()],
+                         ids=["bfloat16", "steps", "neg", "conj"])
+def test_no_arrays_where_numpy_cannot_read_the_chunks(t):
+    """bfloat16 has no NumPy dtype; a slice with steps is not flat in memory; neg and conj bits would be lost."""
+    assert Walk(t, 64, _workspaces(t, 64, 1)).arrays() is None
+
+
+def test_a_workspaces_arrays_follow_its_buffers():
+    """Made once per buffer, and made again for a larger one or after clear(): always the buffer's memory."""
+    work = Workspace(torch.zeros(100), 100)
+
+    def address(array):
+        return array.__array_interface__["data"][0]
+
+    small = work.array("values", torch.float32, 10)
+    assert small.shape == (10,) and work.array("values", torch.float32, 10).base is small.base
+    assert address(small) == work.buffer("values", torch.float32, 10).data_ptr()
+    grown = work.array("values", torch.float32, 60)  # past the first request: remade at the chunk size
+    buffer = work.buffer("values", torch.float32, 60)
+    assert grown.shape == (60,) and address(grown) == buffer.data_ptr() and buffer.untyped_storage().nbytes() == 400
+    whole = work.buffer("values", torch.float32, 100)  # the buffer itself: no slice of it
+    whole.fill_(7)
+    np.testing.assert_array_equal(work.array("values", torch.float32, 100), np.full(100, 7, np.float32))
+    held = weakref.ref(whole)
+    del whole, grown, buffer  # (an array of the buffer, and a view of it, hold it)
+    work.clear()
+    assert held() is None  # let go, its array too
+    again = work.array("values", torch.float32, 5)
+    assert again.shape == (5,) and address(again) == work.buffer("values", torch.float32, 5).data_ptr()
+    assert work.buffer("values", torch.float32, 5).untyped_storage().nbytes() == 20  # made anew, at that size
 
 
 def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
