@@ -234,7 +234,10 @@ def _host_clean_row(array: np.ndarray, work: Workspace, sum_of_squares) -> tuple
     total = float(np.add.reduce(array))
     if math.isnan(total) or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return array.size, low, high, total, sum_of_squares(array, array.size, total, work), 0, 0, 0
+    squares = sum_of_squares(array, array.size, total, work)
+    if math.isnan(squares):  # NaN another thread wrote after the sum: the chunk is read again, from one copy
+        return None
+    return array.size, low, high, total, squares, 0, 0, 0
 
 
 def _sums_of_squares(t):
@@ -336,51 +339,53 @@ def _host_finite_row(array: np.ndarray, work: Workspace, sum_of_squares, keep=No
     squares of the finite values, and its NaN, +Inf and -Inf counts. ``keep(positions)``, where given, is
     handed the positions of the values that are not finite.
 
-    NaN alone, the common case, costs one copy: NaN set to zero, where min and max can be read (no NaN
-    left to trip NumPy's fmin and fmax, which misread signalling NaNs) and the sums taken. Where positions
-    are kept, the NaN's are found as positions first, and zeros put there. Zero lies between the finite
-    values' min and max where they straddle it; where it may not, the side it may have taken is read
-    again with NaN set to the infinity that side ignores.
+    Everything is read from one copy of the chunk, so that a value another thread writes meanwhile is
+    counted once, one way. NaN alone, the common case, costs that copy: NaN set to zero there, where min
+    and max can be read (no NaN left to trip NumPy's fmin and fmax, which misread signalling NaNs) and the
+    sums taken; where positions are kept, the NaN's are found as positions first, and zeros put there. Zero
+    lies between the finite values' min and max where they straddle it; where it may not, the side it may
+    have taken is read again with NaN set to the infinity that side ignores.
     """
     torch = _torch()
     n = array.size
-    mask = work.array("mask", torch.bool, n)
+    nan_mask = work.array("mask", torch.bool, n)
     cleaned = work.array("clean", work.dtype, n)
-    np.isnan(array, out=mask)
     np.copyto(cleaned, array)
+    np.isnan(cleaned, out=nan_mask)
     if keep:  # (one NumPy call: several small ones cost more, each a wait for the GIL beside the other threads)
-        nan_at = np.flatnonzero(mask)
+        nan_at = np.flatnonzero(nan_mask)
         nan = nan_at.size
         cleaned[nan_at] = 0
     else:
-        nan = np.count_nonzero(mask)
-        np.copyto(cleaned, 0, where=mask)
+        nan = np.count_nonzero(nan_mask)
+        np.copyto(cleaned, 0, where=nan_mask)
     low, high = np.fmin.reduce(cleaned), np.fmax.reduce(cleaned)
     if math.isfinite(low) and math.isfinite(high):  # no Inf: every value that is not finite is NaN
         if keep:
             keep(nan_at)
         if 0 < nan < n and 0 in (low, high):  # the zeros put for NaN may be the min or the max
             marked = work.array("marked", work.dtype, n)
-            np.copyto(marked, array)
+            np.copyto(marked, cleaned)
             if low == 0:
-                np.copyto(marked, math.inf, where=mask)
+                np.copyto(marked, math.inf, where=nan_mask)
                 low = np.fmin.reduce(marked)
             if high == 0:
-                np.copyto(marked, -math.inf, where=mask)
+                np.copyto(marked, -math.inf, where=nan_mask)
                 high = np.fmax.reduce(marked)
         total = float(np.add.reduce(cleaned))
         return n - nan, low, high, total, sum_of_squares(cleaned, n - nan, total, work), nan, 0, 0
-    posinf = np.count_nonzero(np.equal(array, np.inf, out=mask))
-    np.isfinite(array, out=mask)
+    finite = work.array("finite", torch.bool, n)
+    posinf = np.count_nonzero(np.equal(cleaned, np.inf, out=finite))
+    np.isfinite(cleaned, out=finite)
+    np.logical_xor(finite, nan_mask, out=finite)  # the zeros put for NaN are not finite values
     if keep:
-        keep(np.flatnonzero(~mask))
-    finite = np.count_nonzero(mask)
-    low, high = np.min(array, where=mask, initial=np.inf), np.max(array, where=mask, initial=-np.inf)
-    cleaned.fill(0)
-    np.copyto(cleaned, array, where=mask)
+        keep(np.flatnonzero(~finite))
+    count = np.count_nonzero(finite)
+    low, high = np.min(cleaned, where=finite, initial=np.inf), np.max(cleaned, where=finite, initial=-np.inf)
+    np.copyto(cleaned, 0, where=np.logical_not(finite, out=nan_mask))
     total = float(np.add.reduce(cleaned))
-    squares = sum_of_squares(cleaned, finite, total, work)
-    return finite, low, high, total, squares, nan, posinf, n - finite - nan - posinf
+    squares = sum_of_squares(cleaned, count, total, work)
+    return count, low, high, total, squares, nan, posinf, n - count - nan - posinf
 
 
 def _first_pass(t, walk: Walk) -> _Moments:
@@ -695,30 +700,37 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) 
     """
     torch = _torch()
     finite_rows = moments.counts > 0
-    low, high = moments.low[finite_rows].min(), moments.high[finite_rows].max()
+    # Python's floats: no NumPy warning where another thread wrote NaN or Inf into the tensor meanwhile
+    low, high = float(moments.low[finite_rows].min()), float(moments.high[finite_rows].max())
     power = exponent(max(abs(low), abs(high)))
     with np.errstate(all="ignore"):
         estimate = moments.total.sum() / count
     if not (math.isfinite(estimate) and low <= estimate <= high):
         estimate = low / 2 + high / 2
     centre = math.ldexp(estimate, -power)
-    unclean = set(moments.unclean.tolist())
-
-    def shifted_sums(indices, values, work):
-        shifted = scale_(values, -power).sub_(centre)
-        if not unclean.isdisjoint(indices):
-            shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-        flat = shifted.reshape(-1)
-        return torch.stack((flat.sum(), torch.dot(flat, flat)))
-
     chunked = _as_rows(walk.t, walk.limit) if by_rows and walk.t.dtype in _real_float_dtypes() else None
-    if chunked is None:
-        sums = walk.map(lambda index, piece, work: shifted_sums([index], work.wide_values(piece), work))
-    else:  # on an accelerator, as many chunks at once as REVISIT_BYTES holds in float64: few kernels
-        work = walk.workspaces[0]
-        sums = [shifted_sums(indices, work.wide_values(values), work)
-                for indices, values in _row_groups(chunked, list(range(len(walk))), 8)]
-    total, squares = to_host(torch.stack(sums).sum(dim=0)).tolist()
+
+    def sums_cleaning(unclean: set) -> list[float]:
+        """The shifted values' sum and sum of squares, NaN and Inf set to zero in the chunks at ``unclean``."""
+
+        def shifted_sums(indices, values, work):
+            shifted = scale_(values, -power).sub_(centre)
+            if not unclean.isdisjoint(indices):
+                shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+            flat = shifted.reshape(-1)
+            return torch.stack((flat.sum(), torch.dot(flat, flat)))
+
+        if chunked is None:
+            sums = walk.map(lambda index, piece, work: shifted_sums([index], work.wide_values(piece), work))
+        else:  # on an accelerator, as many chunks at once as REVISIT_BYTES holds in float64: few kernels
+            work = walk.workspaces[0]
+            sums = [shifted_sums(indices, work.wide_values(values), work)
+                    for indices, values in _row_groups(chunked, list(range(len(walk))), 8)]
+        return to_host(torch.stack(sums).sum(dim=0)).tolist()
+
+    total, squares = sums_cleaning(set(moments.unclean.tolist()))
+    if not (math.isfinite(total) and math.isfinite(squares)):  # written since the first pass (by another
+        total, squares = sums_cleaning(set(range(len(walk))))  # thread): every chunk cleaned, read again
     offset = total / count
     mean = math.ldexp(centre + offset, power)
     std = math.ldexp(math.sqrt(max(squares / count - offset * offset, 0.0)), power)
@@ -785,10 +797,13 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
         array = t.resolve_neg().numpy()
     else:  # float16, bfloat16, float8: as float64
         array = t.to(torch.float64).numpy()
-    array = array.astype(np.float64).ravel()
     integers = not (t.is_floating_point() or t.is_complex())
-    read = _few_values_stats if array.size <= FEW_ELEMENTS else _array_stats
-    small = read(array, bins, value_range, integers)
+    if array.size <= FEW_ELEMENTS:  # Python's floats (or ints) of the values as they are
+        small = _few_values_stats(array.ravel(), bins, value_range, integers)
+    else:
+        with np.errstate(invalid="ignore"):  # a signalling NaN raises the invalid flag as it is cast
+            wide = array.astype(np.float64).ravel()
+        small = _array_stats(wide, bins, value_range, integers)
     if small is None:
         return None
     low, high = (int(small.low), int(small.high)) if integers and small.count else (small.low, small.high)
@@ -858,9 +873,10 @@ def _array_stats(array: np.ndarray, bins: int, value_range, integers: bool) -> _
 
 
 def _few_values_stats(array: np.ndarray, bins: int, value_range, integers: bool) -> _SmallStats | None:
-    """:func:`_array_stats` of an array of a few dozen values, in Python's floats: each NumPy call costs about
-    a microsecond, whatever its size, and a loop over so few values less. The sums are ``math.fsum``'s (of
-    the rounded deviations and squares: one rounding more for each sum, not one per addition)."""
+    """:func:`_array_stats` of a flat array of a few dozen values, in Python's floats (its integers as Python's
+    ints, compared exactly and subtracted from a float): each NumPy call costs about a microsecond, whatever
+    its size, and a loop over so few values less. The sums are ``math.fsum``'s (of the rounded deviations and
+    squares: one rounding more for each sum, not one per addition)."""
     values = array.tolist()
     finite, nan, posinf = values, 0, 0
     if not math.isfinite(sum(values)):  # a finite sum has no NaN or Inf in it

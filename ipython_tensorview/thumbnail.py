@@ -128,11 +128,11 @@ def _few_pixels_heatmap(sample: np.ndarray) -> Picture:
     low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
     span = high - low
     colours = _viridis_bytes()
-    rgba = b"".join(
+    rgba = bytearray().join(
         colours[int((half - low) / span * 254 + 1.5) if span else 128] if math.isfinite(half) else colours[0]
         for half in halves
     )
-    return Picture(np.frombuffer(rgba, np.uint8).reshape(*sample.shape, 4))
+    return Picture(np.frombuffer(rgba, np.uint8).reshape(*sample.shape, 4))  # writable, as NumPy's route makes it
 
 
 @functools.cache

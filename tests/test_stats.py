@@ -889,6 +889,54 @@ def test_signalling_nans_are_nans_to_the_statistics(path, shape):
     assert result.first_non_finite == (0,)
 
 
+@pytest.mark.parametrize("n", [6, 1000, 5000], ids=["few: Python's floats", "small: NumPy's", "chunked"])
+def test_signalling_nans_raise_no_warning(n):
+    """Casting a signalling NaN raises NumPy's invalid flag: the statistics say nothing of it."""
+    t = torch.arange(n, dtype=torch.float32)
+    t.view(torch.int32)[1::2] = 0x7F800001
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tensor_stats(t)
+    assert (result.count, result.nan, result.min, result.max) == (n // 2, n // 2, 0.0, n - 2)
+
+
+def test_a_nan_written_while_the_pass_reads_a_chunk_is_counted_from_one_copy(monkeypatch):
+    """A value another thread writes between a chunk's sum and its sum of squares sends the chunk to be read
+    again, from one copy of it: NaN counted, the moments those of the other values."""
+    t = torch.randn(3 * 2**18, generator=torch.Generator().manual_seed(0))
+    squares, written = stats_module._squares, []
+
+    def writing_first(array):
+        if not written:
+            array[0] = math.nan  # the chunk's memory: the tensor's own
+            written.append(True)
+        return squares(array)
+
+    monkeypatch.setattr(stats_module, "_squares", writing_first)
+    result = tensor_stats(t)
+    finite = t[1:].double()
+    assert (result.count, result.nan) == (t.numel() - 1, 1)
+    assert result.mean == pytest.approx(finite.mean().item(), rel=1e-6)
+    assert result.std == pytest.approx(finite.std(correction=0).item(), rel=1e-6)
+
+
+def test_nan_written_after_the_first_pass_leaves_a_careful_mean_finite(monkeypatch):
+    """The float64 pass for a mean far from zero reads the tensor again; NaN written into it since the first
+    pass (by another thread) is read as zero there, not as a NaN mean."""
+    t = 1000 + torch.randn(3 * 2**18, generator=torch.Generator().manual_seed(0))
+    first_pass = stats_module._host_pass
+
+    def then_written(*args, **kwargs):
+        moments = first_pass(*args, **kwargs)
+        t[5] = math.nan
+        return moments
+
+    monkeypatch.setattr(stats_module, "_host_pass", then_written)
+    result = tensor_stats(t)
+    assert math.isfinite(result.mean) and math.isfinite(result.std)
+    assert result.mean == pytest.approx(1000, abs=0.01) and result.std == pytest.approx(1, abs=0.01)
+
+
 def test_statistics_read_cpu_tensors_whatever_the_default_device():
     t = torch.randn(5_000_000, generator=torch.Generator().manual_seed(0))
     expected = tensor_stats(t)
