@@ -93,13 +93,13 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     settings = _settings_or_current(settings)
     policy = _resolve_policy(copy, settings)
     adapter = None
-    if issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
-        array, steps, source = obj, [], "ndarray"
-        shares = array.size > 0  # no memory to share
-    elif (shared := tensor_kinds.shared_host_array(obj)) is not None:
+    if (shared := tensor_kinds.shared_host_array(obj)) is not None:  # the commonest case, asked first
         # a plain CPU tensor: its .numpy() is a view, shared unless empty
         (array, steps), source = shared, "tensor"
         shares = array.size > 0
+    elif issubclass(type(obj), np.ndarray):  # the real type: a mock's claimed __class__ is no array
+        array, steps, source = obj, [], "ndarray"
+        shares = array.size > 0  # no memory to share
     elif (adapter := adapter_for(obj)) is not None:  # DTensor, JAX, any DLPack array
         try:
             array, steps, shares = adapter.to_array(obj, ml_dtypes=settings.ml_dtypes)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import keyword
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -184,8 +186,11 @@ class NpMagics(Magics):
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows])
 
 
-def split_options(line: str, parser) -> tuple[dict[str, object], str]:
-    """The options at the start of a ``%np`` line, and the rest of the line: the expression, verbatim.
+@functools.lru_cache(maxsize=256)
+def split_options(line: str, parser) -> tuple[Mapping[str, object], str]:
+    """The options at the start of a ``%np`` line (read-only), and the rest of the line: the expression,
+    verbatim. Remembered for the last few hundred lines: a line run again (a loop's, a cell run again) is
+    not read again, as its expression is not compiled again.
 
     Options are the words ``parser`` declares (``-c``, ``--copy``, ``-o NAME``, ``--output=NAME``...),
     read while the line starts with one; ``--`` ends them. Anything else, ``-x`` or ``-1`` included,
@@ -217,7 +222,7 @@ def split_options(line: str, parser) -> tuple[dict[str, object], str]:
                 raise UsageError(f"%np: {name} needs a value")
             options[dest] = value
         rest = after
-    return options, rest.strip()
+    return MappingProxyType(options), rest.strip()
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,6 +8,7 @@ the dtype or a conj/neg bit requires it. ``t.numpy()`` on the result shares its 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -321,7 +322,7 @@ def shared_host_array(t):
     if torch is None or not (type(t) is torch.Tensor or type(t) is torch.nn.Parameter):
         return None
     # numpy() would read a zero tensor's missing storage, or a functorch wrapper's inner value
-    if not t.is_cpu or t._is_zerotensor() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+    if not t.is_cpu or t._is_zerotensor() or is_transform_wrapper(t):
         return None
     try:
         array, steps = (t.detach().numpy(), ["detach"]) if t.requires_grad else (t.numpy(), [])
@@ -339,7 +340,14 @@ def shared_host_array(t):
 def is_transform_wrapper(t) -> bool:
     """Whether ``t`` is torch.func's wrapper of a value inside a transform (vmap, grad...): torch has no
     public test for it."""
-    return _torch()._C._functorch.is_functorch_wrapped_tensor(t)
+    return _functorch_test()(t)
+
+
+@functools.cache
+def _functorch_test():
+    """torch's private test behind :func:`is_transform_wrapper`, looked up once (three attribute lookups
+    on every conversion)."""
+    return _torch()._C._functorch.is_functorch_wrapped_tensor
 
 
 def read_unrecorded(t):
