@@ -710,13 +710,16 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) 
     centre = math.ldexp(estimate, -power)
     chunked = _as_rows(walk.t, walk.limit) if by_rows and walk.t.dtype in _real_float_dtypes() else None
 
-    def sums_cleaning(unclean: set) -> list[float]:
-        """The shifted values' sum and sum of squares, NaN and Inf set to zero in the chunks at ``unclean``."""
+    def sums_cleaning(unclean: set, written: bool = False) -> list[float]:
+        """The shifted values' sum and sum of squares, NaN and Inf set to zero in the chunks at ``unclean``;
+        ``written``: values written since the first pass beyond its min and max held at them."""
 
         def shifted_sums(indices, values, work):
             shifted = scale_(values, -power).sub_(centre)
             if not unclean.isdisjoint(indices):
                 shifted.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+            if written:
+                shifted.clamp_(math.ldexp(low, -power) - centre, math.ldexp(high, -power) - centre)
             flat = shifted.reshape(-1)
             return torch.stack((flat.sum(), torch.dot(flat, flat)))
 
@@ -730,7 +733,7 @@ def _careful_mean_std(walk: Walk, moments: _Moments, count: int, by_rows: bool) 
 
     total, squares = sums_cleaning(set(moments.unclean.tolist()))
     if not (math.isfinite(total) and math.isfinite(squares)):  # written since the first pass (by another
-        total, squares = sums_cleaning(set(range(len(walk))))  # thread): every chunk cleaned, read again
+        total, squares = sums_cleaning(set(range(len(walk))), written=True)  # thread): every chunk read again
     offset = total / count
     mean = math.ldexp(centre + offset, power)
     std = math.ldexp(math.sqrt(max(squares / count - offset * offset, 0.0)), power)
@@ -788,7 +791,8 @@ def _small_stats(t, bins: int, sampled_from: int = 0, value_range=None) -> Stats
         array = t.to(torch.complex64).abs().numpy()
     elif t.dtype == torch.complex64:  # |z| in float64, as the chunks take it (chunking.magnitude)
         z = t.resolve_conj().resolve_neg().numpy().ravel()  # 1-D, a 0-d tensor too
-        real, imaginary = z.real.astype(np.float64), z.imag.astype(np.float64)
+        with np.errstate(invalid="ignore"):  # a signalling NaN raises the invalid flag as it is cast
+            real, imaginary = z.real.astype(np.float64), z.imag.astype(np.float64)
         array = np.sqrt(real * real + imaginary * imaginary)
         array[np.isinf(real) | np.isinf(imaginary)] = np.inf  # as hypot has it, beside NaN too
     elif t.is_complex():

@@ -1,4 +1,5 @@
 import math
+import threading
 import warnings
 from contextlib import contextmanager
 from fractions import Fraction
@@ -890,10 +891,12 @@ def test_signalling_nans_are_nans_to_the_statistics(path, shape):
 
 
 @pytest.mark.parametrize("n", [6, 1000, 5000], ids=["few: Python's floats", "small: NumPy's", "chunked"])
-def test_signalling_nans_raise_no_warning(n):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
+def test_signalling_nans_raise_no_warning(n, dtype):
     """Casting a signalling NaN raises NumPy's invalid flag: the statistics say nothing of it."""
-    t = torch.arange(n, dtype=torch.float32)
-    t.view(torch.int32)[1::2] = 0x7F800001
+    t = torch.arange(n).to(dtype)
+    bits = (torch.view_as_real(t)[..., 0] if t.is_complex() else t).view(torch.int32)
+    bits[1::2] = 0x7F800001
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = tensor_stats(t)
@@ -904,36 +907,40 @@ def test_a_nan_written_while_the_pass_reads_a_chunk_is_counted_from_one_copy(mon
     """A value another thread writes between a chunk's sum and its sum of squares sends the chunk to be read
     again, from one copy of it: NaN counted, the moments those of the other values."""
     t = torch.randn(3 * 2**18, generator=torch.Generator().manual_seed(0))
-    squares, written = stats_module._squares, []
+    squares, written, lock = stats_module._squares, [], threading.Lock()
 
     def writing_first(array):
-        if not written:
-            array[0] = math.nan  # the chunk's memory: the tensor's own
-            written.append(True)
+        with lock:  # once, whichever thread comes first
+            if not written:
+                array[0] = math.nan  # the chunk's memory: the tensor's own
+                written.append(True)
         return squares(array)
 
     monkeypatch.setattr(stats_module, "_squares", writing_first)
     result = tensor_stats(t)
-    finite = t[1:].double()
-    assert (result.count, result.nan) == (t.numel() - 1, 1)
+    finite = t[~t.isnan()].double()  # (the chunk summed first: either thread's)
+    assert (result.count, result.nan, finite.numel()) == (t.numel() - 1, 1, t.numel() - 1)
     assert result.mean == pytest.approx(finite.mean().item(), rel=1e-6)
     assert result.std == pytest.approx(finite.std(correction=0).item(), rel=1e-6)
 
 
-def test_nan_written_after_the_first_pass_leaves_a_careful_mean_finite(monkeypatch):
-    """The float64 pass for a mean far from zero reads the tensor again; NaN written into it since the first
-    pass (by another thread) is read as zero there, not as a NaN mean."""
-    t = 1000 + torch.randn(3 * 2**18, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("dtype, written", [(torch.float32, math.nan), (torch.float32, -math.inf),
+                                            (torch.float64, math.nan), (torch.float64, 1e200)],
+                         ids=["float32 NaN", "float32 -Inf", "float64 NaN", "float64 squares past its range"])
+def test_values_written_after_the_first_pass_leave_a_careful_mean_finite(monkeypatch, dtype, written):
+    """The float64 pass for a mean far from zero reads the tensor again; NaN, Inf or a value whose square
+    overflows, written into it since (by another thread), leave the mean and std those of the values the
+    first pass saw, near enough: not NaN."""
+    t = 1000 + torch.randn(3 * 2**18, generator=torch.Generator().manual_seed(0), dtype=dtype)
     first_pass = stats_module._host_pass
 
     def then_written(*args, **kwargs):
         moments = first_pass(*args, **kwargs)
-        t[5] = math.nan
+        t[5] = written
         return moments
 
     monkeypatch.setattr(stats_module, "_host_pass", then_written)
     result = tensor_stats(t)
-    assert math.isfinite(result.mean) and math.isfinite(result.std)
     assert result.mean == pytest.approx(1000, abs=0.01) and result.std == pytest.approx(1, abs=0.01)
 
 
