@@ -46,11 +46,8 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
     Where ``high - low`` overflows float64, the edges are made between the scaled ends and scaled
     back by the same power of two, which is exact.
     """
-    low, high = float(low), float(high)  # as NumPy takes the ends: integers rounded to float64 first
-    if low == high:  # NumPy widens an empty range by 0.5 on each side
-        low, high = low - 0.5, high + 0.5
-    step = (high - low) / bins
-    if step and max(-low, high) < 1e300:  # np.linspace's own arithmetic, without its cost of a few microseconds
+    low, high, step = _ends(low, high, bins)
+    if step is not None:
         edges = _grid(bins) * step + low
         edges[-1] = high
         return edges
@@ -60,6 +57,26 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
             return edges
         power = exponent(max(abs(low), abs(high)))
         return np.ldexp(np.linspace(math.ldexp(low, -power), math.ldexp(high, -power), bins + 1), power)
+
+
+def inner_edges(low: float, high: float, bins: int) -> list[float]:
+    """``bin_edges(low, high, bins)[1:-1]`` as Python's floats, made in Python's arithmetic where it is
+    NumPy's: a few values' histogram, for which each NumPy call costs more than the list."""
+    low, high, step = _ends(low, high, bins)
+    if step is None:
+        return bin_edges(low, high, bins)[1:-1].tolist()
+    return [i * step + low for i in range(1, bins)]
+
+
+def _ends(low: float, high: float, bins: int) -> tuple[float, float, float | None]:
+    """The ends of the edges (integers rounded to float64 first, and an empty range widened by 0.5 on each
+    side, as NumPy takes them), and the step between edges where they are np.linspace's arithmetic done
+    without its cost of a few microseconds (``i * step + low``); None where linspace itself makes them."""
+    low, high = float(low), float(high)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    step = (high - low) / bins
+    return low, high, step if step and max(-low, high) < 1e300 else None
 
 
 @functools.cache

@@ -47,7 +47,7 @@ from .chunking import (
     to_host,
     work_dtype,
 )
-from .histogram import bin_edges, histogram, histogram_step, middle_bin, with_extremes
+from .histogram import histogram, histogram_step, inner_edges, middle_bin, with_extremes
 from .nonfinite import AxisCounts, KeptPositions, bytes_per_element, counted_dims, locate
 from .tensor_kinds import distinct_view, dtype_name
 
@@ -839,13 +839,13 @@ def _float64_holds(low: float, high: float, integers: bool) -> bool:
 
 def _small_histogram(bins: int, value_range, low: float, high: float, count: int, binned) -> list[int]:
     """The small path's histogram of ``count`` finite values from ``low`` to ``high``: ``binned(inner)``
-    counts them between the inner edges of np.histogram's bins ([e_i, e_i+1), the last one closed: a value at
-    e_i goes to bin i; at the top, the last)."""
+    counts them between the inner edges of np.histogram's bins, a list ([e_i, e_i+1), the last one closed: a
+    value at e_i goes to bin i; at the top, the last)."""
     edge_low, edge_high = value_range or (low, high)
     if not bins:
         return []
     if edge_low < edge_high:
-        return binned(bin_edges(edge_low, edge_high, bins)[1:-1])
+        return binned(inner_edges(edge_low, edge_high, bins))
     return middle_bin(count, bins)
 
 
@@ -897,8 +897,8 @@ def _few_values_stats(array: np.ndarray, bins: int, value_range, integers: bool)
     offset = math.fsum(shifted) / len(finite)
     std = math.sqrt(math.fsum([(d - offset) * (d - offset) for d in shifted]) / len(finite))
 
-    def binned(inner: np.ndarray) -> list[int]:
-        edges, counts = inner.tolist(), [0] * bins
+    def binned(edges: list[float]) -> list[int]:
+        counts = [0] * bins
         for value in finite:
             counts[bisect.bisect_right(edges, value)] += 1  # np.searchsorted's side="right"
         return counts

@@ -827,6 +827,21 @@ def test_bin_edges_take_integer_ends_as_numpy_takes_them():
         np.testing.assert_array_equal(bin_edges(low, high, 3), np.histogram_bin_edges([low, high], 3))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**63), 2**64)),
+       st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**63), 2**64)),
+       st.integers(1, 64))
+def test_inner_edges_are_bin_edges_in_pythons_floats(low, high, bins):
+    """A few values' histogram takes its edges in Python's arithmetic: the same floats, bit for bit, at every
+    range (empty, beyond float64's, integers it rounds)."""
+    from ipython_tensorview.histogram import bin_edges, inner_edges
+
+    low, high = min(low, high), max(low, high)
+    expected = bin_edges(low, high, bins)[1:-1]
+    assert np.array_equal(np.array(inner_edges(low, high, bins), dtype=np.float64).view(np.int64),
+                          expected.view(np.int64))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64]),
        st.floats(-1e6, 1e6), st.sampled_from([1e-3, 1.0, 7.0, 255.0, 1e4, 1e9]), st.integers(1, 64),
