@@ -153,6 +153,15 @@ def test_a_pass_in_another_thread_during_one_leaves_the_count_to_it(two_blas_thr
     assert _blas_threads() == [2]
 
 
+def test_passes_run_without_threadpoolctl(monkeypatch):
+    """Installed without its dependencies, a pass runs with NumPy's BLAS as it is."""
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # its import fails
+    monkeypatch.setattr(chunking, "_blas", [])
+    t = torch.arange(10_000, dtype=torch.float64)
+    assert tensor_stats(t).mean == 4999.5
+    assert chunking._blas == [None]
+
+
 def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
     t = torch.zeros(10_000)
     read = []
