@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -494,34 +494,6 @@ def one_intra_op_thread():
         set_count(before)
 
 
-_blas: list = []  # threadpoolctl's controller of NumPy's BLAS, made on first use; [None] where there is none
-
-
-def _blas_controller():
-    if not _blas:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _blas.append(ThreadpoolController().select(user_api="blas"))
-        except Exception:  # threadpoolctl missing (installed without dependencies), or a BLAS it cannot read
-            _blas.append(None)
-    return _blas[0]
-
-
-def one_blas_thread():
-    """Within it, NumPy's BLAS (OpenBLAS, MKL...) runs each call on the thread that makes it.
-
-    OpenBLAS splits a long dot over a pool of its own: a pass's threads each calling it start that pool
-    beside one another, and a pass over 1e8 float64 values took 150 to 290 ms, against 55 to 60 on one BLAS
-    thread (int32 and complex64, read as float64, alike). OpenBLAS keeps one count for the
-    process: threadpoolctl lets one Python thread at a time change it (the first to, while it lives), and
-    each pass puts back what it found, so passes at once in other threads read as OpenBLAS is set, no count
-    is ever left changed.
-    """
-    controller = _blas_controller()
-    return controller.limit(limits=1) if controller is not None else nullcontext()
-
-
 def parallel_map(task, items, workspaces: list[Workspace]) -> list:
     """``[task(item, work) for item in items]``, spread over one thread per workspace, in items' order.
 
@@ -532,16 +504,15 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
     on the CPU with one intra-op thread too, and on accelerators as it is, their kernels queued in order
     on one stream. On the CPU, tasks run with NumPy's floating-point warnings off, set once per thread (a
     pass tells overflow and NaN from its results; an ``np.errstate`` per chunk held the GIL long enough to
-    cost a pass over 1e8 values 5 to 17%), and NumPy's BLAS on one thread (see
-    :func:`one_blas_thread`).
+    cost a pass over 1e8 values 5 to 17%).
     """
     torch = _torch()
     items = list(items)
     if len(workspaces) == 1 or len(items) <= 1:
         if workspaces[0].device.type != "cpu":
             return [task(item, workspaces[0]) for item in items]
-        with one_intra_op_thread(), one_blas_thread(), np.errstate(all="ignore"):  # a chunk's kernels,
-            return [task(item, workspaces[0]) for item in items]  # even alone, stall in OpenMP's joins under load
+        with one_intra_op_thread(), np.errstate(all="ignore"):  # a chunk's kernels, even alone, stall
+            return [task(item, workspaces[0]) for item in items]  # in OpenMP's joins under load
     results = [None] * len(items)
     claim, lock, stop = itertools.count(), threading.Lock(), threading.Event()
 
@@ -560,12 +531,11 @@ def parallel_map(task, items, workspaces: list[Workspace]) -> list:
             raise
 
     workers = workspaces[: len(items)]
-    with one_blas_thread():
-        futures = [_threads(len(workers)).submit(work_through, work) for work in workers]
-        try:
-            for future in futures:
-                future.result()
-        finally:  # an interrupt: the threads stop after their chunk
-            stop.set()
-            wait(futures)
+    futures = [_threads(len(workers)).submit(work_through, work) for work in workers]
+    try:
+        for future in futures:
+            future.result()
+    finally:  # an interrupt: the threads stop after their chunk
+        stop.set()
+        wait(futures)
     return results

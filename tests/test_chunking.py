@@ -102,66 +102,6 @@ def test_a_workspaces_arrays_follow_its_buffers():
     assert work.buffer("values", torch.float32, 5).untyped_storage().nbytes() == 20  # made anew, at that size
 
 
-def _blas_threads() -> list[int]:
-    from threadpoolctl import threadpool_info
-
-    return [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
-
-
-@pytest.fixture
-def two_blas_threads():
-    """NumPy's BLAS on two threads, set by this (the main) thread, which threadpoolctl then lets change it."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=2, user_api="blas"):
-        if _blas_threads() != [2]:
-            pytest.skip("NumPy's BLAS is not one threadpoolctl sets")
-        yield
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_pass_runs_numpys_blas_on_one_thread_and_puts_its_count_back(two_blas_threads, workers):
-    """Each pass thread's dot on one BLAS thread (OpenBLAS's own pool, started by two threads at once, took
-    a float64 pass 3 to 5 times as long); the process's count as it was after."""
-    t = torch.zeros(10_000)
-    seen = parallel_map(lambda item, work: _blas_threads(), range(4), _workspaces(t, 1, workers))
-    assert seen == [[1]] * 4 and _blas_threads() == [2]
-
-
-def test_a_pass_in_another_thread_during_one_leaves_the_count_to_it(two_blas_threads):
-    """A pass that starts and ends during another's, in another thread, reads with the BLAS the first set,
-    and leaves the count to it: the first puts it back as it found it."""
-    t = torch.zeros(10_000)
-    first_in, second_done, seen = threading.Event(), threading.Event(), {}
-
-    def second_pass():
-        assert first_in.wait(10)
-        seen["second"] = parallel_map(lambda item, work: _blas_threads(), range(2), _workspaces(t, 1, 2))
-        seen["after second"] = _blas_threads()
-        second_done.set()
-
-    def waiting(item, work):
-        first_in.set()
-        assert second_done.wait(10)
-        return _blas_threads()
-
-    runner = threading.Thread(target=second_pass)
-    runner.start()
-    seen["first"] = parallel_map(waiting, range(1), _workspaces(t, 1, 1))
-    runner.join(10)
-    assert seen == {"second": [[1], [1]], "after second": [1], "first": [[1]]}
-    assert _blas_threads() == [2]
-
-
-def test_passes_run_without_threadpoolctl(monkeypatch):
-    """Installed without its dependencies, a pass runs with NumPy's BLAS as it is."""
-    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # its import fails
-    monkeypatch.setattr(chunking, "_blas", [])
-    t = torch.arange(10_000, dtype=torch.float64)
-    assert tensor_stats(t).mean == 4999.5
-    assert chunking._blas == [None]
-
-
 def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller():
     t = torch.zeros(10_000)
     read = []

@@ -959,6 +959,23 @@ def test_values_written_after_the_first_pass_leave_a_careful_mean_finite(monkeyp
     assert result.mean == pytest.approx(1000, abs=0.01) and result.std == pytest.approx(1, abs=0.01)
 
 
+@pytest.mark.parametrize("vecdot", [True, False], ids=["NumPy 2's vecdot", "matmul of a stack, as NumPy 1"])
+def test_squares_by_rows_are_the_rows_dots_added_in_float64(monkeypatch, vecdot):
+    """float64 chunks (and float32 ones on a coarse grid) take their sums of squares by rows of HALF_ROW: each
+    row's dot, the rows' and the rest's added in float64."""
+    if not vecdot:
+        monkeypatch.delattr(np, "vecdot", raising=False)
+    rng = np.random.default_rng(0)
+    for array in (rng.standard_normal(3 * stats_module.HALF_ROW + 5), rng.standard_normal(2**17).astype(np.float32)):
+        rows = array[: 3 * stats_module.HALF_ROW].reshape(3, -1) if array.size % stats_module.HALF_ROW else \
+            array.reshape(-1, stats_module.HALF_ROW)
+        rest = array[rows.size:]
+        expected = math.fsum(float(np.dot(row, row)) for row in rows) + float(np.dot(rest, rest))
+        assert stats_module._squares_by_rows(array) == pytest.approx(expected, rel=1e-12)
+    float64 = rng.standard_normal(2**17)
+    assert stats_module._squares(float64) == stats_module._squares_by_rows(float64)
+
+
 def test_statistics_read_cpu_tensors_whatever_the_default_device():
     t = torch.randn(5_000_000, generator=torch.Generator().manual_seed(0))
     expected = tensor_stats(t)
