@@ -273,25 +273,25 @@ class Workspace:
     def buffer(self, name: str, dtype, n: int):
         """``n`` elements of the buffer ``name``: made at the first request's size (a pass over smaller
         pieces, like the histogram's sample, keeps its buffers small), and at the chunk size if one asks more."""
+        return _leading(self._whole(name, dtype, n), n)
+
+    def array(self, name: str, dtype, n: int) -> np.ndarray:
+        """:meth:`buffer` of a CPU workspace as a NumPy array, made once per buffer: an array of a tensor,
+        let go, takes the GIL again from inside torch, a wait on the pass's other threads."""
+        buffer = self._whole(name, dtype, n)
+        entry = self._arrays.get((name, dtype))
+        if entry is None or entry[0] is not buffer:
+            entry = self._arrays[name, dtype] = buffer, buffer.numpy()
+        return entry[1][:n]
+
+    def _whole(self, name: str, dtype, n: int):
+        """The buffer ``name`` whole, made or made again larger where it holds fewer than ``n`` elements."""
         key = name, dtype
         buffer = self._buffers.get(key)
         if buffer is None or buffer.numel() < n:
             size = n if buffer is None else max(n, self.size)
             buffer = self._buffers[key] = _torch().empty(size, dtype=dtype, device=self.device)
-        return _leading(buffer, n)
-
-    def array(self, name: str, dtype, n: int) -> np.ndarray:
-        """:meth:`buffer` of a CPU workspace as a NumPy array, made once per buffer: an array of a tensor,
-        let go, takes the GIL again from inside torch, a wait on the pass's other threads."""
-        key = name, dtype
-        buffer = self._buffers.get(key)
-        if buffer is None or buffer.numel() < n:
-            self.buffer(name, dtype, n)
-            buffer = self._buffers[key]
-        entry = self._arrays.get(key)
-        if entry is None or entry[0] is not buffer:
-            entry = self._arrays[key] = buffer, buffer.numpy()
-        return entry[1][:n]
+        return buffer
 
     def real_array(self, piece) -> np.ndarray:
         """:meth:`real_values` of a flat CPU chunk as a NumPy array."""
