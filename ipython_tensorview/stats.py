@@ -396,11 +396,12 @@ def _host_finite_row(array: np.ndarray, work: Workspace, sum_of_squares, keep=No
     posinf = np.count_nonzero(np.equal(cleaned, np.inf, out=finite))
     np.isfinite(cleaned, out=finite)
     np.logical_xor(finite, nan_mask, out=finite)  # the zeros put for NaN are not finite values
+    not_finite = np.logical_not(finite, out=nan_mask)  # (NaN's count taken, its mask is free)
     if keep:
-        keep(np.flatnonzero(~finite))
+        keep(np.flatnonzero(not_finite))
     count = np.count_nonzero(finite)
     low, high = np.min(cleaned, where=finite, initial=np.inf), np.max(cleaned, where=finite, initial=-np.inf)
-    np.copyto(cleaned, 0, where=np.logical_not(finite, out=nan_mask))
+    np.copyto(cleaned, 0, where=not_finite)
     total = float(np.add.reduce(cleaned))
     squares = sum_of_squares(cleaned, count, total, work)
     return count, low, high, total, squares, nan, posinf, n - count - nan - posinf
