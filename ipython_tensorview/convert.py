@@ -90,12 +90,8 @@ def convert(obj, copy=None, *, settings: TensorView | None = None) -> Conversion
     for errors raised by the object's own code (``__array__``, ``__dlpack__``); :class:`MemoryError`,
     saying how many bytes, where a copy does not fit in memory.
     """
-    if settings is None and copy is None:  # the commonest call: the settings in force and their policy
-        settings = current_settings()
-        policy = trait_value(settings, "copy")
-    else:
-        settings = _settings_or_current(settings)
-        policy = _resolve_policy(copy, settings)
+    settings = _settings_or_current(settings)
+    policy = _resolve_policy(copy, settings)
     adapter = None
     if (shared := tensor_kinds.shared_host_array(obj)) is not None:  # the commonest case, asked first
         # a plain CPU tensor: its .numpy() is a view, shared unless empty
